@@ -1,0 +1,54 @@
+"""The local cloud process: start, status, idempotence, stop, and moto behind it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from workshop_utils.localcloud import LocalCloud, process
+
+
+def test_status_lists_the_endpoints_a_client_needs(cloud: LocalCloud) -> None:
+    state = cloud.status()
+    assert state["aws_endpoint"].startswith("http://127.0.0.1:")
+    assert state["websocket_url_template"].endswith("/{api_id}/{stage}")
+    assert state["management_url_template"].startswith("http://127.0.0.1:")
+    assert isinstance(state["pid"], int)
+
+
+def test_moto_serves_the_control_plane(cloud: LocalCloud) -> None:
+    ddb = cloud.client("dynamodb")
+    ddb.create_table(
+        TableName="smoke-process",
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    assert "smoke-process" in ddb.list_tables()["TableNames"]
+
+
+def test_cli_start_is_idempotent_and_stop_finds_it_through_home(tmp_path) -> None:
+    env_args = ["--home", str(tmp_path)]
+    cli = [sys.executable, "-m", "workshop_utils.cli", *env_args]
+    ports = ["--aws-port", "0", "--ws-port", "0"]
+    try:
+        subprocess.run([*cli, "cloud", "start", *ports], check=True, timeout=60)
+        first = json.loads(subprocess.run([*cli, "cloud", "status", "--json"], check=True,
+                                          capture_output=True, text=True, timeout=30).stdout)
+        subprocess.run([*cli, "cloud", "start", *ports], check=True, timeout=60)
+        second = process.status(tmp_path)
+        assert second is not None and second["pid"] == first["pid"]
+        assert (tmp_path / "cloud.pid").exists() and (tmp_path / "cloud.log").exists()
+    finally:
+        subprocess.run([*cli, "cloud", "stop"], check=True, timeout=60)
+    assert process.status(tmp_path) is None
+    gone = subprocess.run([*cli, "cloud", "status", "--json"], capture_output=True, text=True)
+    assert gone.returncode == 1 and json.loads(gone.stdout) == {"running": False}
+
+
+def test_two_clouds_side_by_side_have_separate_state() -> None:
+    with LocalCloud() as a, LocalCloud() as b:
+        assert a.aws_endpoint != b.aws_endpoint
+        a.client("sqs").create_queue(QueueName="only-in-a")
+        assert "QueueUrls" not in b.client("sqs").list_queues()

@@ -1,0 +1,58 @@
+"""CloudWatch Logs written from inside the local cloud, straight into moto's logs backend.
+
+Lambda's START/END/REPORT lines and the gateway's access logs are written here, the way the
+services write them on AWS: the learner reads them back with ``logs.filter_log_events``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable
+
+from moto.logs.exceptions import ResourceAlreadyExistsException
+from moto.logs.models import logs_backends
+
+
+class CloudWatchLogs:
+    def __init__(self, account_id: str, region: str) -> None:
+        self._account_id = account_id
+        self._region = region
+        self._lock = threading.Lock()  # moto's log streams are not thread safe on their own
+
+    def _backend(self, region: str | None = None):  # noqa: ANN202 - moto's type
+        return logs_backends[self._account_id][region or self._region]
+
+    def ensure_stream(self, group: str, stream: str, region: str | None = None) -> None:
+        """Create the group and stream if they are missing (Lambda does both on AWS)."""
+        backend = self._backend(region)
+        with self._lock:
+            if group not in backend.groups:
+                try:
+                    backend.create_log_group(group, tags={})
+                except ResourceAlreadyExistsException:
+                    pass
+            if stream not in backend.groups[group].streams:
+                try:
+                    backend.create_log_stream(group, stream)
+                except ResourceAlreadyExistsException:
+                    pass
+
+    def put(
+        self,
+        group: str,
+        stream: str,
+        messages: Iterable[tuple[int, str]],
+        region: str | None = None,
+    ) -> None:
+        """Append ``(timestamp_ms, message)`` events, creating the stream when needed."""
+        events = [{"timestamp": ts, "message": msg} for ts, msg in messages]
+        if not events:
+            return
+        self.ensure_stream(group, stream, region)
+        with self._lock:
+            self._backend(region).put_log_events(group, stream, events)
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)

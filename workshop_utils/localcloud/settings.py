@@ -1,0 +1,78 @@
+"""Settings of one local cloud: where it keeps its state, which ports, which limits.
+
+Everything binds to 127.0.0.1. Ports 0 mean "pick a free one" (tests); the chosen ports are
+written to the state file in ``home`` so ``workshop cloud status`` and clients can find them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_AWS_PORT = 4566
+DEFAULT_WS_PORT = 4510
+DEFAULT_REGION = "us-east-1"
+ACCOUNT_ID = "123456789012"  # moto's default account; every ARN of the local cloud uses it
+
+
+def repo_root() -> Path:
+    """The checkout this package runs from (where ``.workshop/`` lives by default)."""
+    return Path(__file__).resolve().parents[2]
+
+
+def default_home() -> Path:
+    return Path(os.environ.get("WORKSHOP_HOME") or repo_root() / ".workshop")
+
+
+@dataclass(frozen=True)
+class GatewayLimits:
+    """API Gateway WebSocket quotas; configurable so tests can shrink the times."""
+
+    frame_bytes: int = 32 * 1024
+    message_bytes: int = 128 * 1024
+    idle_timeout_s: float = 600.0
+    max_duration_s: float = 7200.0
+    integration_timeout_s: float = 29.0
+
+
+@dataclass(frozen=True)
+class CloudSettings:
+    home: Path = field(default_factory=default_home)
+    host: str = "127.0.0.1"
+    aws_port: int = DEFAULT_AWS_PORT
+    ws_port: int = DEFAULT_WS_PORT
+    region: str = DEFAULT_REGION
+    account_id: str = ACCOUNT_ID
+    seed: int = 42
+    limits: GatewayLimits = field(default_factory=GatewayLimits)
+    # Execution environments one function may have at once (AWS scales out on concurrency).
+    max_workers_per_function: int = 4
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> CloudSettings:
+        """Defaults, then WORKSHOP_* environment variables, then explicit overrides."""
+        values: dict[str, object] = {"home": default_home()}
+        if port := os.environ.get("WORKSHOP_AWS_PORT"):
+            values["aws_port"] = int(port)
+        if port := os.environ.get("WORKSHOP_WS_PORT"):
+            values["ws_port"] = int(port)
+        if region := os.environ.get("WORKSHOP_REGION"):
+            values["region"] = region
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        values["home"] = Path(values["home"]).resolve()  # type: ignore[arg-type]
+        return cls(**values)  # type: ignore[arg-type]
+
+    def to_json(self) -> str:
+        data = dataclasses.asdict(self)
+        data["home"] = str(self.home)
+        return json.dumps(data)
+
+    @classmethod
+    def from_json(cls, text: str) -> CloudSettings:
+        data = json.loads(text)
+        data["home"] = Path(data["home"])
+        data["limits"] = GatewayLimits(**data["limits"])
+        return cls(**data)

@@ -1,0 +1,124 @@
+"""The real-AWS paths, which cannot run here, checked against botocore's service models.
+
+botocore's Stubber validates every stubbed call's parameters and responses against the
+service model, so these tests fail if the code calls an API with arguments AWS would reject.
+"""
+
+from __future__ import annotations
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from workshop_utils import waiting
+from workshop_utils.target import Target, TargetError, from_environment, valid_prefix
+
+ROLE = "arn:aws:iam::111122223333:role/wschat-alice-chat-role"
+
+
+def lambda_client():
+    return boto3.client("lambda", region_name="eu-west-1", aws_access_key_id="x",
+                        aws_secret_access_key="x")
+
+
+def function_config(state: str, update: str = "Successful") -> dict:
+    """A GetFunction response (what the function_active_v2/updated_v2 waiters poll)."""
+    return {"Configuration": {"FunctionName": "wschat-alice-connect", "State": state,
+                              "LastUpdateStatus": update}}
+
+
+def test_create_function_retries_while_the_new_role_propagates() -> None:
+    """IAM is eventually consistent: Lambda rejects a brand-new role for a few seconds."""
+    lam = lambda_client()
+    kwargs = dict(FunctionName="wschat-alice-connect", Runtime="python3.12", Role=ROLE,
+                  Handler="app.lambda_handler", Code={"ZipFile": b"zip"})
+    sleeps: list[float] = []
+    with Stubber(lam) as stub:
+        for _ in range(2):
+            stub.add_client_error(
+                "create_function", "InvalidParameterValueException",
+                "The role defined for the function cannot be assumed by Lambda.", 400,
+                expected_params=kwargs)
+        stub.add_response("create_function", {"FunctionName": "wschat-alice-connect",
+                                               "State": "Pending"}, expected_params=kwargs)
+        result = waiting.create_function_when_role_ready(lam, sleep=sleeps.append, **kwargs)
+    assert result["State"] == "Pending"
+    assert sleeps == [1.0, 2.0]
+
+
+def test_create_function_does_not_retry_other_errors() -> None:
+    """A real mistake (here a bad runtime) is raised at once, not hidden by retries."""
+    lam = lambda_client()
+    with Stubber(lam) as stub:
+        stub.add_client_error("create_function", "InvalidParameterValueException",
+                              "Value python2.7 at 'runtime' failed to satisfy constraint", 400)
+        with pytest.raises(lam.exceptions.InvalidParameterValueException):
+            waiting.create_function_when_role_ready(
+                lam, sleep=lambda s: pytest.fail("must not sleep"), FunctionName="f",
+                Runtime="python2.7", Role=ROLE, Handler="app.h", Code={"ZipFile": b"z"})
+
+
+def test_create_function_gives_up_after_the_timeout() -> None:
+    lam = lambda_client()
+    with Stubber(lam) as stub:
+        for _ in range(3):
+            stub.add_client_error("create_function", "InvalidParameterValueException",
+                                  "The role defined for the function cannot be assumed by "
+                                  "Lambda.", 400)
+        with pytest.raises(lam.exceptions.InvalidParameterValueException):
+            waiting.create_function_when_role_ready(
+                lam, timeout_s=2.5, sleep=lambda s: None, FunctionName="f",
+                Runtime="python3.12", Role=ROLE, Handler="app.h", Code={"ZipFile": b"z"})
+
+
+def test_wait_until_active_polls_pending_then_active(monkeypatch) -> None:
+    """A new function is Pending before Active; invoking it earlier fails on AWS."""
+    monkeypatch.setattr("time.sleep", lambda s: None)
+    lam = lambda_client()
+    with Stubber(lam) as stub:
+        stub.add_response("get_function", function_config("Pending", "InProgress"))
+        stub.add_response("get_function", function_config("Active"))
+        stub.add_response("get_function", function_config("Active"))
+        waiting.wait_until_active(lam, "wschat-alice-connect")
+        stub.assert_no_pending_responses()
+
+
+def test_wait_for_log_events_polls_until_events_arrive() -> None:
+    """CloudWatch Logs shows events seconds after they are written."""
+    logs = boto3.client("logs", region_name="eu-west-1", aws_access_key_id="x",
+                        aws_secret_access_key="x")
+    group = "/aws/lambda/wschat-alice-connect"
+    event = {"timestamp": 1, "message": "START RequestId: 1 Version: $LATEST\n",
+             "ingestionTime": 2, "logStreamName": "s", "eventId": "1"}
+    sleeps: list[float] = []
+    with Stubber(logs) as stub:
+        stub.add_client_error("filter_log_events", "ResourceNotFoundException",
+                              "The specified log group does not exist.", 400)
+        stub.add_response("filter_log_events", {"events": []})
+        stub.add_response("filter_log_events", {"events": [event]})
+        events = waiting.wait_for_log_events(logs, group, sleep=sleeps.append, timeout_s=60)
+    assert [e["message"] for e in events] == [event["message"]]
+    assert len(sleeps) == 2
+
+
+def test_aws_target_uses_wss_and_the_execute_api_management_endpoint() -> None:
+    target = Target("aws", region="eu-west-1", prefix="wschat-alice")
+    assert target.websocket_url("a1b2c3d4e5", "dev") == (
+        "wss://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com/dev")
+    assert target.management_endpoint("a1b2c3d4e5", "dev") == (
+        "https://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com/dev")
+    assert target.names.function("connect") == "wschat-alice-connect"
+    assert target.tags["workshop-prefix"] == "wschat-alice"
+
+
+def test_aws_target_from_environment_takes_profile_region_and_prefix() -> None:
+    target = from_environment({"WORKSHOP_TARGET": "aws", "WORKSHOP_REGION": "eu-west-1",
+                               "WORKSHOP_PREFIX": "wschat-bob"})
+    assert (target.kind, target.region, target.prefix) == ("aws", "eu-west-1", "wschat-bob")
+
+
+def test_a_typo_in_the_target_or_prefix_says_how_to_fix_it() -> None:
+    with pytest.raises(TargetError, match="use 'local'"):
+        from_environment({"WORKSHOP_TARGET": "amazon"})
+    with pytest.raises(TargetError, match="WORKSHOP_PREFIX"):
+        valid_prefix("Alice_Workshop")

@@ -1,0 +1,178 @@
+"""Named chat clients for notebook cells: connect, talk, and print a readable transcript.
+
+The workshop's chat protocol (see lambda_src/): a client connects to the stage URL with
+``?name=<name>``, sends ``{"action": "join"}`` to announce itself, and sends messages as
+``{"action": "sendmessage", "message": "<text>"}``. It receives JSON frames of ``type``
+``message``, ``presence`` or ``error`` (and API Gateway's own ``Forbidden`` / ``Internal
+server error`` frames).
+
+Deliveries to different clients race each other, so :class:`ChatRoom` waits until every
+client got what it expects and prints the new frames in a fixed order (clients in join order):
+the same transcript on every run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+from urllib.parse import urlencode
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+T = TypeVar("T")
+SETTLE_S = 0.3  # quiet time after which no more frames are expected
+
+
+def describe(frame: str) -> str:
+    """One transcript line for a received frame."""
+    try:
+        data = json.loads(frame)
+    except ValueError:
+        return f"(raw) {frame}"
+    if not isinstance(data, dict):
+        return f"(raw) {frame}"
+    kind = data.get("type")
+    if kind == "message":
+        return f"{data.get('from')}: {data.get('text')}"
+    if kind == "presence":
+        verb = {"join": "joined", "leave": "left"}.get(data.get("event"), data.get("event"))
+        return f"* {data.get('name')} {verb}"
+    if kind == "error":
+        return f"! error: {data.get('error')}"
+    if "message" in data and "connectionId" in data:  # API Gateway's own error frames
+        return f"! API Gateway: {data['message']}"
+    return json.dumps(data, sort_keys=True)
+
+
+@dataclass
+class ChatClient:
+    name: str
+    ws: ClientConnection
+    received: list[str] = field(default_factory=list)
+    closed: asyncio.Event = field(default_factory=asyncio.Event)
+    close_code: int | None = None
+    _reader: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._reader = asyncio.get_running_loop().create_task(self._read())
+
+    async def _read(self) -> None:
+        try:
+            async for frame in self.ws:
+                self.received.append(frame if isinstance(frame, str) else frame.decode())
+        except ConnectionClosed:
+            pass
+        finally:
+            self.close_code = self.ws.close_code
+            self.closed.set()
+
+    async def send(self, text: str) -> None:
+        """Send a chat message through the ``sendmessage`` route."""
+        await self.ws.send(json.dumps({"action": "sendmessage", "message": text}))
+
+    async def send_raw(self, frame: str) -> None:
+        """Send a frame exactly as given (to see how the chat handles bad input)."""
+        await self.ws.send(frame)
+
+    async def close(self) -> None:
+        await self.ws.close()
+        await asyncio.wait_for(self.closed.wait(), 10)
+
+
+class ChatRoom:
+    """Several named clients of one stage, and the transcript of what each received."""
+
+    def __init__(self, url: str, *, settle_s: float = SETTLE_S) -> None:
+        self.url = url
+        self.settle_s = settle_s
+        self.clients: dict[str, ChatClient] = {}
+        self._seen: dict[str, int] = {}
+
+    async def join(self, name: str, *, announce: bool = True) -> ChatClient:
+        """Connect ``name`` (``?name=`` in the URL) and announce it to the others."""
+        if name in self.clients and not self.clients[name].closed.is_set():
+            return self.clients[name]
+        url = f"{self.url}?{urlencode({'name': name})}"
+        try:
+            ws = await connect(url, open_timeout=30)
+        except InvalidStatus as exc:
+            raise ConnectionRefusedError(
+                f"{name}: the handshake was refused with HTTP {exc.response.status_code}"
+            ) from None
+        client = ChatClient(name, ws)
+        client.start()
+        self.clients[name] = client
+        self._seen[name] = 0
+        if announce:
+            await ws.send(json.dumps({"action": "join"}))
+        return client
+
+    async def settle(self, timeout_s: float = 10.0) -> None:
+        """Wait until no client has received anything new for ``settle_s`` seconds."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        last = self._counts()
+        quiet_since = loop.time()
+        while loop.time() < deadline:
+            await asyncio.sleep(0.02)
+            now = self._counts()
+            if now != last:
+                last, quiet_since = now, loop.time()
+            elif loop.time() - quiet_since >= self.settle_s:
+                return
+
+    def _counts(self) -> tuple[int, ...]:
+        return tuple(len(c.received) for c in self.clients.values())
+
+    def new_lines(self) -> list[str]:
+        """What each client received since the last call, clients in join order."""
+        lines = []
+        for name, client in self.clients.items():
+            for frame in client.received[self._seen[name]:]:
+                lines.append(f"{name:>8} <- {describe(frame)}")
+            self._seen[name] = len(client.received)
+        return lines
+
+    async def show(self, timeout_s: float = 10.0) -> None:
+        """Settle, then print the transcript of what arrived."""
+        await self.settle(timeout_s)
+        lines = self.new_lines()
+        print("\n".join(lines) if lines else "(nothing received)")
+
+    async def leave(self, name: str) -> None:
+        await self.clients[name].close()
+
+    async def close(self) -> None:
+        """Close every client (safe to call twice)."""
+        for client in self.clients.values():
+            if not client.closed.is_set():
+                await client.close()
+
+
+def run_sync(make: Callable[[], Awaitable[T]]) -> T:
+    """Run a coroutine from synchronous code, also inside Jupyter's running loop.
+
+    In a notebook cell prefer ``await``; this is for synchronous helpers. Jupyter's kernel
+    already runs an event loop, where ``asyncio.run`` fails; nest-asyncio2 (the maintained
+    fork of nest-asyncio) lets the loop be re-entered.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(make())  # type: ignore[arg-type]
+    import nest_asyncio2
+
+    nest_asyncio2.apply()
+    return asyncio.get_event_loop().run_until_complete(make())
+
+
+def parse(frame: str) -> Any:
+    """A received frame as JSON, or the text itself when it is not JSON."""
+    try:
+        return json.loads(frame)
+    except ValueError:
+        return frame

@@ -1,0 +1,73 @@
+"""``workshop run``: execute the notebooks in order, headless, one line per notebook.
+
+Without ``--fresh`` it runs against the learner's local cloud (started if needed). With
+``--fresh`` it starts a new local cloud in a temporary home, so ids start from the seed: that
+is how the committed outputs are made (``make notebooks`` = ``workshop run --fresh --write``).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from contextlib import ExitStack
+from pathlib import Path
+
+from .localcloud import LocalCloud
+from .localcloud.settings import repo_root
+
+NOTEBOOK_TIMEOUT_S = 300
+
+
+def notebooks_dir() -> Path:
+    return repo_root() / "notebooks"
+
+
+def notebook_paths() -> list[Path]:
+    """The series in order: ``NN_name.ipynb`` files."""
+    return sorted(p for p in notebooks_dir().glob("[0-9][0-9]_*.ipynb"))
+
+
+def execute(path: Path, write: bool) -> tuple[bool, float, str]:
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(nb, timeout=NOTEBOOK_TIMEOUT_S, kernel_name="python3",
+                            resources={"metadata": {"path": str(path.parent)}})
+    started = time.monotonic()
+    try:
+        client.execute()
+        ok, detail = True, ""
+    except CellExecutionError as exc:
+        ok, detail = False, str(exc).strip().splitlines()[-1] if str(exc).strip() else "error"
+    elapsed = time.monotonic() - started
+    if write and ok:
+        nbformat.write(nb, path)
+    return ok, elapsed, detail
+
+
+def run_notebooks(write: bool = False, fresh: bool = False) -> int:
+    paths = notebook_paths()
+    if not paths:
+        print("no notebooks found in", notebooks_dir())
+        return 1
+    failed = 0
+    with ExitStack() as stack:
+        if fresh:
+            cloud = stack.enter_context(LocalCloud())
+            os.environ["WORKSHOP_HOME"] = str(cloud.settings.home)
+        os.environ.setdefault("WORKSHOP_TARGET", "local")
+        for path in paths:
+            ok, elapsed, detail = execute(path, write)
+            status = "ok" if ok else "failed"
+            print(f"{path.name:<32} {status:<7} {elapsed:6.1f} s  {detail}".rstrip(), flush=True)
+            if not ok:
+                failed += 1
+                break  # later notebooks build on this one
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_notebooks(write="--write" in sys.argv, fresh="--fresh" in sys.argv))

@@ -78,6 +78,26 @@ def cmd_run(args: argparse.Namespace) -> int:
     return run_notebooks(write=args.write, fresh=args.fresh)
 
 
+def cmd_cleanup(args: argparse.Namespace) -> int:
+    from .cleanup import delete_everything, leftovers
+    from .target import TargetError, from_environment
+
+    try:
+        target = from_environment(start_cloud=False)
+    except TargetError as exc:
+        print(f"workshop: {exc}", file=sys.stderr)
+        return 1
+    print(f"cleaning up everything named {target.prefix}-* on the {target.kind} target "
+          f"({target.region})")
+    delete_everything(target)
+    left = {kind: items for kind, items in leftovers(target).items() if items}
+    if left:
+        print("still there:", json.dumps(left, indent=2))
+        return 1
+    print("nothing left")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="workshop", description=__doc__)
     parser.add_argument("--home", help="local cloud home (default $WORKSHOP_HOME or .workshop/)")
@@ -98,6 +118,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--write", action="store_true", help="save the outputs into the notebooks")
     run.add_argument("--fresh", action="store_true", help="use a fresh local cloud")
     run.set_defaults(func=cmd_run)
+
+    sub.add_parser(
+        "cleanup", help="delete every resource of the workshop (WORKSHOP_TARGET/PREFIX)"
+    ).set_defaults(func=cmd_cleanup)
     return parser
 
 

@@ -1,0 +1,266 @@
+"""What the chat's three Lambda functions share: clients, JSON logging, the fan-out.
+
+Packaging copies this file next to each function's ``app.py``, so ``import chat_common`` works
+the same in Lambda, in the local cloud and in the unit tests (which put ``lambda_src/shared`` on
+``sys.path``). Plain Python and boto3 only: nothing here may know where it runs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+# Bounded concurrency for @connections posts: enough to fan out to a classroom in well under a
+# second, few enough not to trip the management API's per-account rate limit.
+MAX_FANOUT_WORKERS = 16
+
+# The gateway answers @connections calls in milliseconds; a slow one is a sick connection, and
+# waiting on it would eat the 29 s integration timeout that every other recipient shares.
+MANAGEMENT_CONFIG = Config(
+    connect_timeout=2,
+    read_timeout=5,
+    retries={"mode": "standard", "max_attempts": 2},
+    max_pool_connections=MAX_FANOUT_WORKERS,
+)
+# Stale ids are deleted from inside the fan-out workers, so DynamoDB needs as many pooled
+# connections as there are workers (botocore's default is 10 and warns when it overflows).
+DYNAMODB_CONFIG = Config(
+    connect_timeout=2,
+    read_timeout=5,
+    retries={"mode": "standard", "max_attempts": 3},
+    max_pool_connections=MAX_FANOUT_WORKERS,
+)
+
+DELIVERED = "delivered"
+STALE_REMOVED = "stale_removed"
+FAILED = "failed"
+
+
+class JsonLineFormatter(logging.Formatter):
+    """One JSON object per line, so CloudWatch Logs Insights discovers every field by itself.
+
+    Log calls pass a dict (``logger.info({"event": "connect", ...})``); a traceback goes into the
+    same object as ``stackTrace`` so that one failure stays one log event.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        if isinstance(record.msg, dict):
+            payload = {"level": record.levelname, **record.msg}
+        else:
+            payload = {"level": record.levelname, "message": record.getMessage()}
+        if record.exc_info:
+            payload["error"] = repr(record.exc_info[1])
+            payload["stackTrace"] = self.formatException(record.exc_info)
+        return json.dumps(payload, default=str, ensure_ascii=False)
+
+
+class StdoutHandler(logging.Handler):
+    """Write to whatever ``sys.stdout`` is at the time of the call.
+
+    Lambda sends stdout to CloudWatch Logs line by line; looking ``sys.stdout`` up late means a
+    runtime or test that swaps it still sees our lines.
+    """
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stdout.write(self.format(record) + "\n")
+            sys.stdout.flush()
+        except Exception:  # logging must never break the handler; report it the logging way
+            self.handleError(record)
+
+
+def _configure_logger() -> logging.Logger:
+    """The "chat" logger: INFO, JSON lines, not propagated (the runtime's root handler would
+    prefix each line with text and make it invisible to Logs Insights' JSON discovery)."""
+    chat_logger = logging.getLogger("chat")
+    chat_logger.setLevel(logging.INFO)
+    chat_logger.propagate = False
+    handler = StdoutHandler()
+    handler.setFormatter(JsonLineFormatter())
+    chat_logger.handlers[:] = [handler]  # idempotent if this module is imported again
+    return chat_logger
+
+
+logger = _configure_logger()
+
+# Created once per execution environment: warm invocations reuse the connections.
+dynamodb = boto3.client("dynamodb", config=DYNAMODB_CONFIG)
+_management_clients: dict[str, Any] = {}
+_executor = ThreadPoolExecutor(max_workers=MAX_FANOUT_WORKERS, thread_name_prefix="fanout")
+
+
+def table_name() -> str:
+    """The connections table, read per call so that importing this module needs no config."""
+    return os.environ["TABLE_NAME"]
+
+
+def iso_time(epoch_ms: float | None = None) -> str:
+    """UTC ISO-8601 with milliseconds and a ``Z`` (what browsers' ``Date`` parses), e.g.
+    ``2026-11-25T16:00:00.123Z``; ``epoch_ms`` defaults to now."""
+    seconds = time.time() if epoch_ms is None else epoch_ms / 1000
+    moment = datetime.fromtimestamp(seconds, tz=UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def event_time(event: dict) -> str:
+    """When the gateway received this event: the same instant for every recipient, and
+    ordered the way the gateway saw frames, not the way invocations happened to run."""
+    return iso_time(event.get("requestContext", {}).get("requestTimeEpoch"))
+
+
+def management_endpoint(request_context: dict) -> str:
+    """The @connections endpoint of the stage that sent the event, built the AWS way.
+
+    ``domainName`` may be a custom domain, which does not serve @connections; the execute-api
+    host always does. ``AWS_REGION`` is set by Lambda (and by the local cloud's runtime).
+    """
+    region = os.environ["AWS_REGION"]
+    return (
+        f"https://{request_context['apiId']}.execute-api.{region}.amazonaws.com"
+        f"/{request_context['stage']}"
+    )
+
+
+def management_client(endpoint: str):
+    """One apigatewaymanagementapi client per endpoint, cached for the environment's life."""
+    client = _management_clients.get(endpoint)
+    if client is None:
+        client = boto3.client(
+            "apigatewaymanagementapi", endpoint_url=endpoint, config=MANAGEMENT_CONFIG
+        )
+        _management_clients[endpoint] = client
+    return client
+
+
+def encode(payload: dict) -> bytes:
+    """The frame as clients receive it: JSON text, UTF-8, names and text left readable."""
+    return json.dumps(payload, ensure_ascii=False).encode("utf-8")
+
+
+def scan_connection_ids() -> list[str]:
+    """Every connection id in the table, following ``LastEvaluatedKey`` page by page.
+
+    A single Scan stops at 1 MB; without the loop a busy chat silently skips people.
+    """
+    ids: list[str] = []
+    request = {"TableName": table_name(), "ProjectionExpression": "connectionId"}
+    while True:
+        page = dynamodb.scan(**request)
+        ids.extend(item["connectionId"]["S"] for item in page.get("Items", []))
+        last_key = page.get("LastEvaluatedKey")
+        if not last_key:
+            return ids
+        request["ExclusiveStartKey"] = last_key
+
+
+def delete_connection_item(connection_id: str) -> None:
+    """Forget one connection id (no error if it is already gone)."""
+    dynamodb.delete_item(
+        TableName=table_name(), Key={"connectionId": {"S": connection_id}}
+    )
+
+
+def _error_code(err: Exception) -> str:
+    if isinstance(err, ClientError):
+        return err.response.get("Error", {}).get("Code", "Unknown")
+    return type(err).__name__
+
+
+def _deliver(client, connection_id: str, data: bytes) -> str:
+    """Post one frame; on 410 remove exactly that id. Never raises for an AWS error, so one
+    bad recipient cannot stop the others."""
+    try:
+        client.post_to_connection(ConnectionId=connection_id, Data=data)
+        return DELIVERED
+    # GoneException is a ClientError subclass: it must come first or it is never reached.
+    except client.exceptions.GoneException:
+        try:
+            delete_connection_item(connection_id)
+        except (ClientError, BotoCoreError) as err:
+            logger.warning(
+                {"event": "stale_remove_failed", "connectionId": connection_id,
+                 "errorCode": _error_code(err)}
+            )
+            return FAILED
+        logger.info({"event": "stale_removed", "connectionId": connection_id})
+        return STALE_REMOVED
+    except (ClientError, BotoCoreError) as err:
+        logger.warning(
+            {"event": "post_failed", "connectionId": connection_id,
+             "errorCode": _error_code(err)}
+        )
+        return FAILED
+
+
+@dataclass
+class FanOutResult:
+    """What a fan-out did; the counts are also logged as one JSON line."""
+
+    recipients: int = 0
+    delivered: int = 0
+    stale_removed: int = 0
+    failed: int = 0
+    duration_ms: float = 0.0
+    stale_ids: set[str] = field(default_factory=set)
+
+
+def fan_out(
+    endpoint: str, payload: dict, recipients: Iterable[str], *, kind: str, source: str
+) -> FanOutResult:
+    """Send ``payload`` to every id in ``recipients`` concurrently (bounded by the module's
+    thread pool), drop ids the gateway reports gone, and log one summary line.
+
+    ``kind`` ("message", "presence" or "error") and ``source`` (the connection that caused
+    it) only label the log line.
+    """
+    started = time.perf_counter()
+    client = management_client(endpoint)
+    data = encode(payload)
+    targets = list(dict.fromkeys(recipients))  # de-duplicated, order kept
+    result = FanOutResult(recipients=len(targets))
+    futures = {_executor.submit(_deliver, client, cid, data): cid for cid in targets}
+    for future in as_completed(futures):
+        try:
+            outcome = future.result()
+        except Exception:  # a bug in _deliver: log it fully, still count the others
+            logger.exception({"event": "post_crashed", "connectionId": futures[future]})
+            outcome = FAILED
+        if outcome == DELIVERED:
+            result.delivered += 1
+        elif outcome == STALE_REMOVED:
+            result.stale_removed += 1
+            result.stale_ids.add(futures[future])
+        else:
+            result.failed += 1
+    result.duration_ms = round((time.perf_counter() - started) * 1000, 1)
+    logger.info(
+        {"event": "broadcast", "kind": kind, "connectionId": source,
+         "recipients": result.recipients, "delivered": result.delivered,
+         "stale_removed": result.stale_removed, "failed": result.failed,
+         "duration_ms": result.duration_ms}
+    )
+    return result
+
+
+def send_to_one(endpoint: str, connection_id: str, payload: dict) -> bool:
+    """Best-effort reply to a single connection (an error frame to its sender)."""
+    client = management_client(endpoint)
+    outcome = _deliver(client, connection_id, encode(payload))
+    return outcome == DELIVERED
+
+
+def presence(event_name: str, name: str, at: str) -> dict:
+    """The presence frame: ``{"type": "presence", "event": "join"|"leave", ...}``."""
+    return {"type": "presence", "event": event_name, "name": name, "at": at}

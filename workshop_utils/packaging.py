@@ -1,0 +1,131 @@
+"""Zip the chat's Lambda code and fill in its IAM policies.
+
+Plumbing the notebooks hide: the teaching cells call ``create_function(Code={"ZipFile":
+build_zip("broadcast")}, ...)`` and ``put_role_policy(PolicyDocument=json.dumps(
+render_policy(...)))`` and show ``handler_source(...)``; how the zip is made stays here.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import string
+import zipfile
+from pathlib import Path
+
+LAMBDA_SRC = Path(__file__).resolve().parent.parent / "lambda_src"
+SHARED_DIR = "shared"
+# 1980-01-01 is the earliest time a zip entry can hold; a fixed one keeps the bytes, and so
+# Lambda's CodeSha256, identical from run to run (update_function_code then changes nothing).
+ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+
+_PLACEHOLDER_RULES = {
+    "Region": re.compile(r"[a-z]{2}(-[a-z]+)+-\d"),
+    "AccountId": re.compile(r"\d{12}"),
+    "TableName": re.compile(r"[A-Za-z0-9_.-]{3,255}"),
+    # "*" only before the API exists (stack.ensure_role); narrowed once the API id is known.
+    "ApiId": re.compile(r"[a-z0-9]{1,32}|\*"),
+    "Stage": re.compile(r"[A-Za-z0-9_-]{1,128}"),
+    "FunctionPrefix": re.compile(r"[A-Za-z0-9_-]{1,50}"),
+}
+
+
+def _root(src_root: Path | None) -> Path:
+    return Path(src_root) if src_root is not None else LAMBDA_SRC
+
+
+def functions(src_root: Path | None = None) -> list[str]:
+    """The deployable functions: every folder of ``lambda_src`` with an ``app.py``."""
+    root = _root(src_root)
+    return sorted(p.parent.name for p in root.glob("*/app.py"))
+
+
+def _function_dir(function: str, src_root: Path | None) -> Path:
+    root = _root(src_root)
+    folder = root / function
+    if function == SHARED_DIR or not (folder / "app.py").is_file():
+        known = ", ".join(functions(root)) or "none"
+        raise ValueError(f"no function {function!r} in {root} (functions: {known})")
+    return folder
+
+
+def build_zip(function: str, src_root: Path | None = None) -> bytes:
+    """The deployment package of ``function``: its ``*.py`` plus ``shared/*.py``, all at the
+    zip root (handler ``app.lambda_handler``; ``import chat_common`` works as is).
+
+    Deterministic: entries sorted, timestamps fixed, permissions fixed; ``__pycache__`` and
+    anything that is not a ``.py`` file are left out.
+    """
+    folder = _function_dir(function, src_root)
+    files: dict[str, Path] = {}
+    for source_dir in (folder, _root(src_root) / SHARED_DIR):
+        for path in sorted(source_dir.glob("*.py")):
+            if path.name in files:
+                raise ValueError(
+                    f"{path.name} is in both {files[path.name].parent} and {source_dir}; "
+                    "the zip root can hold only one"
+                )
+            files[path.name] = path
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name in sorted(files):
+            info = zipfile.ZipInfo(name, date_time=ZIP_EPOCH)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.create_system = 3  # Unix, whatever machine builds it
+            info.external_attr = 0o100644 << 16  # regular file, rw-r--r--
+            archive.writestr(info, files[name].read_bytes())
+    return buffer.getvalue()
+
+
+def handler_source(function: str, src_root: Path | None = None) -> str:
+    """The text of ``lambda_src/<function>/app.py``, for a notebook to show what it deploys."""
+    return (_function_dir(function, src_root) / "app.py").read_text(encoding="utf-8")
+
+
+def _substitute(node, values: dict[str, str]):
+    """Fill placeholders in every string of the parsed template (never in the raw JSON text,
+    so no value can change the document's structure)."""
+    if isinstance(node, str):
+        return string.Template(node).substitute(values)
+    if isinstance(node, list):
+        return [_substitute(item, values) for item in node]
+    if isinstance(node, dict):
+        return {key: _substitute(value, values) for key, value in node.items()}
+    return node
+
+
+def render_policy(
+    region: str,
+    account_id: str,
+    table_name: str,
+    api_id: str,
+    stage: str,
+    function_prefix: str,
+    src_root: Path | None = None,
+) -> dict:
+    """``lambda_src/policy.json`` with its placeholders filled: the least-privilege inline
+    policy for the functions' role. Raises ValueError for a value that cannot be in an ARN.
+
+    ``api_id="*"`` is accepted for the role created before the API (notebook 02); the policy is
+    put again with the real id once the API exists.
+    """
+    values = {
+        "Region": region,
+        "AccountId": str(account_id),
+        "TableName": table_name,
+        "ApiId": api_id,
+        "Stage": stage,
+        "FunctionPrefix": function_prefix,
+    }
+    for key, value in values.items():
+        if not _PLACEHOLDER_RULES[key].fullmatch(value or ""):
+            raise ValueError(f"{key} {value!r} is not a valid value for the policy")
+    template = json.loads((_root(src_root) / "policy.json").read_text(encoding="utf-8"))
+    return _substitute(template, values)
+
+
+def trust_policy(src_root: Path | None = None) -> dict:
+    """``lambda_src/trust-policy.json``: only the Lambda service may assume the role."""
+    return json.loads((_root(src_root) / "trust-policy.json").read_text(encoding="utf-8"))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -48,3 +49,10 @@ class StageView:
     access_log_destination_arn: str | None = None
     access_log_format: str | None = None
     stage_variables: Mapping[str, str] = field(default_factory=dict)
+    # True: the stage serves the API as it is now (deployment_id is then None).
+    auto_deploy: bool = False
+    # The stage's DefaultRouteSettings and RouteSettings (by route key), in the botocore
+    # member names: DataTraceEnabled, DetailedMetricsEnabled, LoggingLevel,
+    # ThrottlingBurstLimit, ThrottlingRateLimit.
+    default_route_settings: Mapping[str, Any] = field(default_factory=dict)
+    route_settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)

@@ -187,6 +187,49 @@ def ensure_api(target: Target) -> ChatApi:
 
 STEPS = [ensure_table, ensure_role, ensure_functions, ensure_api]
 
+NOTEBOOKS = {
+    1: "01_dynamodb_table.ipynb",
+    2: "02_iam_role.ipynb",
+    3: "03_lambda_functions.ipynb",
+    4: "04_websocket_api.ipynb",
+}
+
+
+class MissingPrerequisite(RuntimeError):
+    """A notebook was opened before the one that builds what it needs."""
+
+
+def missing_step(target: Target) -> int | None:
+    """The first notebook (1-4) whose resources are not there, or None if all are."""
+    ddb, iam, lam = (target.client(s) for s in ("dynamodb", "iam", "lambda"))
+    try:
+        ddb.describe_table(TableName=target.names.table)
+    except ddb.exceptions.ResourceNotFoundException:
+        return 1
+    try:
+        iam.get_role(RoleName=target.names.role)
+    except iam.exceptions.NoSuchEntityException:
+        return 2
+    for name in target.names.functions.values():
+        try:
+            lam.get_function(FunctionName=name)
+        except lam.exceptions.ResourceNotFoundException:
+            return 3
+    return 4 if find_api_id(target) is None else None
+
+
+def require(notebook: int, target: Target) -> None:
+    """Stop with the notebook to run first if what ``notebook`` needs is missing."""
+    step = missing_step(target)
+    if step is not None and step < notebook:
+        raise MissingPrerequisite(
+            f"this notebook needs what {NOTEBOOKS[step]} builds, and it is not there "
+            f"(prefix {target.prefix!r}, {target.kind} target). Run {NOTEBOOKS[step]} first, "
+            f"or build everything before notebook {notebook:02d} in one call:\n"
+            f"    from workshop_utils.stack import ensure_prerequisites\n"
+            f"    ensure_prerequisites({notebook})"
+        )
+
 
 def ensure_prerequisites(notebook: int, target: Target | None = None) -> Target:
     """Build what notebooks 01 to ``notebook - 1`` build, for a learner who joins late."""

@@ -162,6 +162,18 @@ def test_create_stage_with_an_unknown_deployment(apigw: Any) -> None:
         apigw.get_stage(ApiId=api_id, StageName="prod")
 
 
+def test_create_stage_twice_conflicts(apigw: Any) -> None:
+    """AWS: creating a stage whose name is taken -> ConflictException "Stage already exists"
+    (moto silently replaces the stage)."""
+    api_id = _ws_api(apigw, "stage-twice")["api_id"]
+    deployment_id = apigw.create_deployment(ApiId=api_id)["DeploymentId"]
+    apigw.create_stage(ApiId=api_id, StageName="prod", DeploymentId=deployment_id)
+    with pytest.raises(apigw.exceptions.ConflictException) as err:
+        apigw.create_stage(ApiId=api_id, StageName="prod")
+    assert "Stage already exists" in str(err.value)
+    assert apigw.get_stage(ApiId=api_id, StageName="prod")["DeploymentId"] == deployment_id
+
+
 def test_update_stage_switches_deployment_and_settings(apigw: Any) -> None:
     """AWS: update_stage changes DeploymentId, AccessLogSettings, StageVariables, Description,
     DefaultRouteSettings; an unknown stage or deployment -> NotFoundException."""
@@ -237,7 +249,8 @@ def test_duplicate_route_key_conflicts(apigw: Any) -> None:
 
 
 def test_route_target_must_name_an_existing_integration(apigw: Any) -> None:
-    """A Target of integrations/{id} naming no integration is refused (moto accepts it)."""
+    """Local rule: a Target of integrations/{id} naming no integration is refused with
+    NotFoundException (moto accepts it; AWS's exact answer here is not confirmed)."""
     api = _ws_api(apigw, "missing-target")
     with pytest.raises(apigw.exceptions.NotFoundException):
         apigw.create_route(ApiId=api["api_id"], RouteKey="x", Target="integrations/nope")
@@ -422,3 +435,36 @@ def test_every_write_bumps_the_generation(local: InProcessCloud) -> None:
     apigw.create_api(Name="gen", ProtocolType="WEBSOCKET",
                      RouteSelectionExpression="$request.body.action")
     assert store.generation == before + 1
+
+
+def test_stage_view_is_safe_while_the_api_changes(local: InProcessCloud) -> None:
+    """Threads: the gateway reads views on its loop while boto3 writes on request threads."""
+    apigw, store = local.apigw, local.store
+    api = _ws_api(apigw, "threads")
+    api_id = api["api_id"]
+    apigw.create_stage(ApiId=api_id, StageName="live", AutoDeploy=True)
+    stop = threading.Event()
+    seen: list[int] = []
+    errors: list[BaseException] = []
+
+    def read() -> None:
+        try:
+            while not stop.is_set():
+                view = store.stage_view(api_id, "live")
+                if view is not None:
+                    seen.append(len(view.routes))
+        except BaseException as exc:  # reported by the assertion below
+            errors.append(exc)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        for n in range(15):
+            apigw.create_route(ApiId=api_id, RouteKey=f"r{n}",
+                               Target=f"integrations/{api['integration_id']}")
+    finally:
+        stop.set()
+        reader.join(timeout=5)
+    assert errors == []
+    assert seen and seen == sorted(seen)  # routes only ever appear, never go missing
+    assert len(store.stage_view(api_id, "live").routes) == 16

@@ -175,6 +175,7 @@ def _pascal(settings: dict[str, Any] | None) -> dict[str, Any]:
 # --- the store the gateway reads ----------------------------------------------------------
 
 _MISSING = object()
+MAX_CACHED_VIEWS = 4096  # unknown api/stage pairs are cached too; bound what clients can add
 
 
 class DeploymentStore:
@@ -202,7 +203,8 @@ class DeploymentStore:
             return view  # type: ignore[return-value]
         with self.lock:
             view = self._build(api_id, stage)
-            self._views = {**self._views, key: view}
+            views = self._views if len(self._views) < MAX_CACHED_VIEWS else {}
+            self._views = {**views, key: view}
         return view
 
     def served_stages(self) -> list[StageView]:
@@ -352,7 +354,8 @@ class ApiGatewayV2Extension:
             if not isinstance(call.body, dict):
                 return _bad_request("Invalid request body")
         if call.method not in WRITE_METHODS:
-            return self._read(call)
+            with self.store.lock:  # moto's dicts are read while no write changes them
+                return self._read(call)
         with self.store.lock:
             try:
                 return self._write(call)
@@ -417,7 +420,7 @@ class ApiGatewayV2Extension:
         if call.coll == "integrations" and call.item is None and call.method == "POST":
             return self._create_integration(call)
         response = call.forward()
-        if call.coll is None and call.method == "PATCH":
+        if call.coll is None and call.method in ("PATCH", "PUT"):
             response = self._fix_api_response(response)
         if response.status_code < 300 and call.coll in API_CONTENT | {None}:
             api = self._api(call)
@@ -514,7 +517,7 @@ class ApiGatewayV2Extension:
         if call.item is None and call.method == "POST":
             stage_name = body.get("stageName")
             if stage_name in api.stages:
-                return _conflict(f"Stage {stage_name} already exists")
+                return _conflict("Stage already exists")
             response = call.forward()
             stage = api.stages.get(stage_name)
             if response.status_code >= 300 or stage is None:

@@ -105,6 +105,7 @@ class FakeGateway:
 
     def __init__(self, client) -> None:
         self.frames: dict[str, list[dict]] = defaultdict(list)
+        self.raw: dict[str, list[bytes]] = defaultdict(list)
         self.attempts: Counter[str] = Counter()
         self.hosts: set[str] = set()
         self.gone: set[str] = set()
@@ -127,6 +128,7 @@ class FakeGateway:
             return aws_response(request.url, status, code)
         body = request.body if isinstance(request.body, bytes) else request.body.encode()
         with self._lock:
+            self.raw[connection_id].append(body)
             self.frames[connection_id].append(json.loads(body.decode("utf-8")))
         return aws_response(request.url, 200)
 

@@ -1,0 +1,94 @@
+"""$connect: who may come in, what is stored, and that nothing is posted from the handshake."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+CONNECTION_ID = "Vx3kQfGSoAMCJ1A="  # tests/events/connect.json
+
+
+def test_stores_the_named_connection_and_accepts(chat, events, logs, lambda_context):
+    before = int(time.time())
+    assert chat.connect.lambda_handler(events.load("connect"), lambda_context) == {
+        "statusCode": 200
+    }
+    item = chat.item(CONNECTION_ID)
+    assert item["name"] == {"S": "alice"}
+    assert item["connectedAt"] == {"N": "1795622400000"}  # requestContext.connectedAt
+    expires = int(item["expiresAt"]["N"])
+    assert before + 2 * 3600 < expires <= int(time.time()) + 3 * 3600
+    assert "announced" not in item
+    (line,) = [entry for entry in logs() if entry["event"] == "connect"]
+    assert line == {
+        "level": "INFO", "event": "connect", "connectionId": CONNECTION_ID, "name": "alice",
+        "guest": False, "expiresAt": expires, "requestId": "Vx3kQHd1oAMFa2w=",
+    }
+
+
+def test_posts_nothing_while_the_connection_is_not_open(chat, events, lambda_context):
+    chat.add("OTHER1=")
+    chat.connect.lambda_handler(events.load("connect"), lambda_context)
+    assert chat.gateway.attempts == {}
+    assert {c.service for c in chat.recorder.calls} == {"dynamodb"}
+
+
+@pytest.mark.parametrize("params", ["absent", None, {}, {"name": ""}, {"name": "   "}])
+def test_no_name_gets_a_stable_guest_name(chat, events, lambda_context, params):
+    event = events.load("connect_no_query")
+    if params != "absent":
+        event["queryStringParameters"] = params
+    connection_id = event["requestContext"]["connectionId"]
+    assert chat.connect.lambda_handler(event, lambda_context) == {"statusCode": 200}
+    name = chat.item(connection_id)["name"]["S"]
+    assert re.fullmatch(r"guest-[0-9a-f]{4}", name)
+    assert name == chat.connect.guest_name(connection_id)  # same id, same name
+
+
+def test_capture_without_query_string_has_no_query_keys(events):
+    event = events.load("connect_no_query")
+    assert "queryStringParameters" not in event
+    assert "multiValueQueryStringParameters" not in event
+
+
+@pytest.mark.parametrize("name", ["a" * 32, "zoë", "Ana María", "  bob  "])
+def test_accepts_printable_names_up_to_32_characters(chat, events, lambda_context, name):
+    event = events.load("connect")
+    event["queryStringParameters"] = {"name": name}
+    assert chat.connect.lambda_handler(event, lambda_context) == {"statusCode": 200}
+    assert chat.item(CONNECTION_ID)["name"]["S"] == name.strip()
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("a" * 33, "name longer than 32 characters"),
+        ("bob\nadmin", "name has characters that are not printable"),
+        ("bell\x07", "name has characters that are not printable"),
+        ("tab\there", "name has characters that are not printable"),
+    ],
+)
+def test_refuses_bad_names_with_400(chat, events, logs, lambda_context, name, reason):
+    event = events.load("connect")
+    event["queryStringParameters"] = {"name": name}
+    assert chat.connect.lambda_handler(event, lambda_context) == {"statusCode": 400}
+    assert chat.item(CONNECTION_ID) is None
+    (line,) = [entry for entry in logs() if entry["event"] == "connect_rejected"]
+    assert line["level"] == "WARNING" and line["reason"] == reason
+    assert line["nameLength"] == len(name)
+    assert name not in str(line)  # the refused value itself is not logged
+
+
+def test_dynamodb_failure_is_logged_in_full_and_answered_500(
+    chat, events, logs, lambda_context, monkeypatch
+):
+    monkeypatch.setenv("TABLE_NAME", "no-such-table")
+    assert chat.connect.lambda_handler(events.load("connect"), lambda_context) == {
+        "statusCode": 500
+    }
+    (line,) = [entry for entry in logs() if entry["event"] == "connect_failed"]
+    assert line["level"] == "ERROR"
+    assert "ResourceNotFoundException" in line["error"]
+    assert "Traceback" in line["stackTrace"]

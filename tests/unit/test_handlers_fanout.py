@@ -1,0 +1,207 @@
+"""The fan-out shared by broadcast and disconnect: pagination, 410 clean-up, isolation, logs."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import sys
+
+from botocore.exceptions import EndpointConnectionError
+
+SENDER = "Vx3kQfGSoAMCJ1A="  # tests/events/message.json
+PADDING = "p" * 1000  # ~1 KB an item: 2,500 of them cannot fit one 1 MB Scan page
+
+
+def add_many(chat, count: int) -> list[str]:
+    ids = [f"conn-{n:05d}=" for n in range(count)]
+    for start in range(0, count, 25):
+        chat.ddb.batch_write_item(
+            RequestItems={
+                chat.common.table_name(): [
+                    {"PutRequest": {"Item": {
+                        "connectionId": {"S": cid}, "name": {"S": cid[:10]},
+                        "announced": {"BOOL": True}, "padding": {"S": PADDING},
+                    }}}
+                    for cid in ids[start:start + 25]
+                ]
+            }
+        )
+    return ids
+
+
+def test_scan_follows_every_page(chat):
+    ids = add_many(chat, 2500)
+    found = chat.common.scan_connection_ids()
+    assert sorted(found) == ids  # all of them, each once
+    scans = [c for c in chat.recorder.calls if c.operation == "Scan"]
+    assert len(scans) >= 3  # ~2.5 MB read in pages of 1 MB
+    assert all(c.params["ProjectionExpression"] == "connectionId" for c in scans)
+    assert "ExclusiveStartKey" not in scans[0].params
+    assert all("ExclusiveStartKey" in c.params for c in scans[1:])
+
+
+def test_a_message_reaches_all_2500_connections(chat, events, logs, lambda_context):
+    ids = add_many(chat, 2500)
+    chat.add(SENDER, "alice", announced=True)
+    chat.broadcast.lambda_handler(events.load("message"), lambda_context)
+    assert chat.gateway.posted_to == {*ids, SENDER}
+    assert all(len(chat.gateway.frames[cid]) == 1 for cid in ids)
+    assert chat.recorder.count("Scan") >= 3
+    (summary,) = [line for line in logs() if line["event"] == "broadcast"]
+    assert summary["recipients"] == summary["delivered"] == 2501
+    assert summary["stale_removed"] == summary["failed"] == 0
+
+
+def test_gone_ids_are_removed_and_no_other(chat, events, logs, lambda_context):
+    for cid, name in [(SENDER, "alice"), ("BOB=", "bob"), ("GONE1=", "g1"), ("GONE2=", "g2")]:
+        chat.add(cid, name, announced=True)
+    chat.gateway.gone.update({"GONE1=", "GONE2="})
+    assert chat.broadcast.lambda_handler(events.load("message"), lambda_context) == {
+        "statusCode": 200
+    }
+    assert chat.ids() == {SENDER, "BOB="}  # the sender's own id survives
+    assert chat.gateway.posted_to == {SENDER, "BOB="}
+    deletes = [c.params["Key"]["connectionId"]["S"]
+               for c in chat.recorder.calls if c.operation == "DeleteItem"]
+    assert sorted(deletes) == ["GONE1=", "GONE2="]
+    lines = logs()
+    assert sorted(line["connectionId"] for line in lines if line["event"] == "stale_removed") \
+        == ["GONE1=", "GONE2="]
+    (summary,) = [line for line in lines if line["event"] == "broadcast"]
+    assert (summary["recipients"], summary["delivered"], summary["stale_removed"],
+            summary["failed"]) == (4, 2, 2, 0)
+
+
+def test_a_gone_sender_is_removed_when_its_error_reply_bounces(chat, events, lambda_context):
+    chat.add(SENDER, "alice")
+    chat.gateway.gone.add(SENDER)
+    chat.broadcast.lambda_handler(events.message(SENDER, "not json"), lambda_context)
+    assert chat.ids() == set()
+
+
+def test_a_stale_id_is_not_posted_twice_after_the_join(chat, events, lambda_context):
+    chat.add(SENDER, "alice")  # not announced: this message also sends the join
+    chat.add("BOB=", "bob")
+    chat.add("GONE=", "gone")
+    chat.gateway.gone.add("GONE=")
+    chat.broadcast.lambda_handler(events.load("message"), lambda_context)
+    assert chat.gateway.attempts["GONE="] == 1
+    assert chat.ids() == {SENDER, "BOB="}
+
+
+def test_another_error_for_one_recipient_does_not_stop_the_others(
+    chat, events, logs, lambda_context
+):
+    for cid in (SENDER, "BOB=", "CAROL=", "DENIED="):
+        chat.add(cid, cid.lower(), announced=True)
+    chat.gateway.errors["DENIED="] = (403, "ForbiddenException")
+    chat.broadcast.lambda_handler(events.load("message"), lambda_context)
+    assert chat.gateway.posted_to == {SENDER, "BOB=", "CAROL="}
+    assert "DENIED=" in chat.ids()  # only a 410 means gone
+    assert chat.gateway.attempts["DENIED="] == 1  # 403 is not retried
+    lines = logs()
+    (warning,) = [line for line in lines if line["event"] == "post_failed"]
+    assert warning == {"level": "WARNING", "event": "post_failed", "connectionId": "DENIED=",
+                       "errorCode": "ForbiddenException"}
+    (summary,) = [line for line in lines if line["event"] == "broadcast"]
+    assert (summary["delivered"], summary["failed"], summary["stale_removed"]) == (3, 1, 0)
+
+
+def test_a_network_error_for_one_recipient_is_a_failure_not_a_crash(chat):
+    real = chat.common.management_client(chat.endpoint)
+
+    class Unreachable:
+        exceptions = real.exceptions
+
+        def post_to_connection(self, **_kwargs):
+            raise EndpointConnectionError(endpoint_url=chat.endpoint)
+
+    assert chat.common._deliver(Unreachable(), "X=", b"{}") == chat.common.FAILED
+
+
+def test_a_bug_in_one_delivery_is_logged_and_counted(chat, logs, monkeypatch):
+    real = chat.common._deliver
+
+    def buggy(client, connection_id, data):
+        if connection_id == "B=":
+            raise KeyError("bug")
+        return real(client, connection_id, data)
+
+    monkeypatch.setattr(chat.common, "_deliver", buggy)
+    result = chat.common.fan_out(chat.endpoint, {"type": "x"}, ["A=", "B=", "C="],
+                                 kind="message", source="A=")
+    assert (result.delivered, result.failed) == (2, 1)
+    (crash,) = [line for line in logs() if line["event"] == "post_crashed"]
+    assert crash["connectionId"] == "B=" and "KeyError" in crash["stackTrace"]
+
+
+def test_a_failed_stale_delete_counts_as_failed(chat, logs, monkeypatch):
+    chat.gateway.gone.add("GONE=")
+    monkeypatch.setenv("TABLE_NAME", "no-such-table")
+    result = chat.common.fan_out(chat.endpoint, {"type": "x"}, ["GONE="],
+                                 kind="message", source="A=")
+    assert (result.stale_removed, result.failed) == (0, 1)
+    (line,) = [entry for entry in logs() if entry["event"] == "stale_remove_failed"]
+    assert line["errorCode"] == "ResourceNotFoundException"
+
+
+def test_recipients_are_deduplicated(chat):
+    result = chat.common.fan_out(chat.endpoint, {"type": "x"}, ["A=", "B=", "A="],
+                                 kind="message", source="A=")
+    assert result.recipients == 2 and chat.gateway.attempts == {"A=": 1, "B=": 1}
+
+
+def test_summary_line_has_the_fields_logs_insights_queries(chat, logs):
+    chat.common.fan_out(chat.endpoint, {"type": "x"}, ["A="], kind="presence", source="Z=")
+    (line,) = logs()
+    assert set(line) == {"level", "event", "kind", "connectionId", "recipients", "delivered",
+                         "stale_removed", "failed", "duration_ms"}
+    assert isinstance(line["duration_ms"], float)
+
+
+def test_clients_and_pool_are_configured_once_per_environment(chat):
+    config = chat.common.management_client(chat.endpoint).meta.config
+    assert (config.connect_timeout, config.read_timeout) == (2, 5)
+    assert config.retries == {"mode": "standard", "total_max_attempts": 3}
+    assert config.max_pool_connections >= chat.common.MAX_FANOUT_WORKERS
+    assert chat.common._executor._max_workers == chat.common.MAX_FANOUT_WORKERS == 16
+
+
+def test_management_endpoint_is_built_from_api_id_region_and_stage(chat, monkeypatch):
+    monkeypatch.setenv("AWS_REGION", "eu-west-3")
+    context = {"apiId": "abc123", "stage": "dev", "domainName": "chat.example.com"}
+    assert chat.common.management_endpoint(context) == (
+        "https://abc123.execute-api.eu-west-3.amazonaws.com/dev"
+    )
+
+
+def test_iso_time_is_utc_with_milliseconds():
+    import chat_common
+
+    assert chat_common.iso_time(1795622400123) == "2026-11-25T16:00:00.123Z"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", chat_common.iso_time())
+
+
+def test_non_dict_log_messages_still_come_out_as_json(chat, logs):
+    chat.common.logger.info("plain %s", "text")
+    assert logs() == [{"level": "INFO", "message": "plain text"}]
+
+
+def test_importing_the_handlers_needs_no_aws_and_no_table(settings, monkeypatch):
+    # Outside moto, every endpoint unreachable, no TABLE_NAME: an import-time call or config
+    # read would fail here. Only the clients are created.
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    monkeypatch.delenv("TABLE_NAME")
+    monkeypatch.delitem(sys.modules, "chat_common", raising=False)
+    for function in ("connect", "disconnect", "broadcast"):
+        path = settings.lambda_src / function / "app.py"
+        spec = importlib.util.spec_from_file_location(f"_import_check_{function}", path)
+        module = importlib.util.module_from_spec(spec)
+        monkeypatch.setitem(sys.modules, spec.name, module)
+        spec.loader.exec_module(module)
+        assert callable(module.lambda_handler)
+    common = sys.modules["chat_common"]
+    assert common.dynamodb.meta.service_model.service_name == "dynamodb"
+    common._executor.shutdown()
+    assert json.loads(common.encode({"a": "é"})) == {"a": "é"}

@@ -1,0 +1,376 @@
+"""Lambda code that really runs in the local cloud: results, errors, environments, logs.
+
+Everything through boto3 against the session's local cloud, as a learner would. Each test uses
+its own function names, so tests do not share environments.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import time
+from typing import Any
+
+import pytest
+
+from workshop_utils.localcloud import LocalCloud
+
+from .kit import deploy_function, invoke_json
+
+UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
+START = re.compile(rf"^START RequestId: ({UUID}) Version: \$LATEST\n$")
+END = re.compile(rf"^END RequestId: ({UUID})\n$")
+REPORT = re.compile(
+    rf"^REPORT RequestId: ({UUID})\tDuration: \d+\.\d\d ms\tBilled Duration: \d+ ms\t"
+    r"Memory Size: (\d+) MB\tMax Memory Used: \d+ MB\t(Init Duration: \d+\.\d\d ms\t)?"
+    r"(Status: \w+\t?(Error Type: [\w.]+)?)?\n$"
+)
+STREAM = re.compile(r"^\d{4}/\d\d/\d\d/\[\$LATEST\][0-9a-f]{32}$")
+LOG_LINE = re.compile(
+    rf"^\[(?P<level>[A-Z]+)\]\t\d{{4}}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{{3}}Z\t(?P<rid>{UUID})\t"
+    r"(?P<msg>.*)\n$",
+    re.S,
+)
+
+
+def events_of(cloud: LocalCloud, name: str, request_id: str, timeout: float = 10.0
+              ) -> list[dict[str, Any]]:
+    """The log events of one invocation, START to REPORT (written when it ends)."""
+    logs = cloud.client("logs")
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            events = logs.filter_log_events(logGroupName=f"/aws/lambda/{name}")["events"]
+        except logs.exceptions.ResourceNotFoundException:
+            events = []
+        mine = _slice(events, request_id)
+        if mine or time.monotonic() > deadline:
+            return mine
+        time.sleep(0.05)
+
+
+def _slice(events: list[dict[str, Any]], request_id: str) -> list[dict[str, Any]]:
+    start = next((i for i, e in enumerate(events)
+                  if e["message"].startswith(f"START RequestId: {request_id}")), None)
+    end = next((i for i, e in enumerate(events)
+                if e["message"].startswith(f"REPORT RequestId: {request_id}")), None)
+    if start is None or end is None:
+        return []
+    return events[start:end + 1]
+
+
+def request_id(resp: dict[str, Any]) -> str:
+    return resp["ResponseMetadata"]["RequestId"]
+
+
+ECHO = """
+import os
+def handler(event, context):
+    return {"event": event, "env": dict(os.environ)}
+"""
+
+
+def test_returns_event_and_environment(cloud: LocalCloud) -> None:
+    arn = deploy_function(cloud, "rt-echo", ECHO, environment={"TABLE": "chat", "X": "1"},
+                          memory=256)
+    resp = invoke_json(cloud, "rt-echo", {"hello": ["world", 1]})
+    assert resp["StatusCode"] == 200
+    assert "FunctionError" not in resp
+    assert resp["ExecutedVersion"] == "$LATEST"
+    assert re.fullmatch(UUID, request_id(resp))
+    body = resp["Payload"]
+    assert body["event"] == {"hello": ["world", 1]}
+    env = body["env"]
+    assert env["TABLE"] == "chat" and env["X"] == "1"
+    assert env["AWS_LAMBDA_FUNCTION_NAME"] == "rt-echo"
+    assert env["AWS_LAMBDA_FUNCTION_VERSION"] == "$LATEST"
+    assert env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "256"
+    assert env["AWS_REGION"] == env["AWS_DEFAULT_REGION"] == "us-east-1"
+    assert env["_HANDLER"] == "app.handler"
+    assert env["AWS_LAMBDA_LOG_GROUP_NAME"] == "/aws/lambda/rt-echo"
+    assert STREAM.match(env["AWS_LAMBDA_LOG_STREAM_NAME"])
+    assert env["AWS_EXECUTION_ENV"] == "AWS_Lambda_python3.11"
+    assert env["TZ"] == ":UTC"
+    assert env["LAMBDA_TASK_ROOT"] and env["LAMBDA_RUNTIME_DIR"]
+    assert env["AWS_ACCESS_KEY_ID"].startswith("ASIA")
+    assert env["AWS_SECRET_ACCESS_KEY"] and env["AWS_SESSION_TOKEN"]
+    assert env["AWS_ENDPOINT_URL"] == cloud.aws_endpoint
+    assert arn.endswith(":function:rt-echo")
+    # the same function by full ARN, by partial ARN, and with Qualifier=$LATEST
+    for name, kwargs in ((arn, {}), ("123456789012:function:rt-echo", {}),
+                         ("rt-echo", {"Qualifier": "$LATEST"})):
+        assert invoke_json(cloud, name, {"n": 1}, **kwargs)["Payload"]["event"] == {"n": 1}
+
+
+def test_context_object(cloud: LocalCloud) -> None:
+    arn = deploy_function(cloud, "rt-context", """
+import sys
+def handler(event, context):
+    return {
+        "aws_request_id": context.aws_request_id,
+        "function_name": context.function_name,
+        "function_version": context.function_version,
+        "invoked_function_arn": context.invoked_function_arn,
+        "memory_limit_in_mb": context.memory_limit_in_mb,
+        "remaining": context.get_remaining_time_in_millis(),
+        "log_group_name": context.log_group_name,
+        "log_stream_name": context.log_stream_name,
+        "identity": context.identity,
+        "client_context": context.client_context,
+        "path0": sys.path[0],
+    }
+""", timeout=7)
+    resp = invoke_json(cloud, "rt-context")
+    ctx = resp["Payload"]
+    assert ctx["aws_request_id"] == request_id(resp)
+    assert ctx["function_name"] == "rt-context"
+    assert ctx["function_version"] == "$LATEST"
+    assert ctx["invoked_function_arn"] == arn
+    assert ctx["memory_limit_in_mb"] == "128"
+    assert 5000 < ctx["remaining"] <= 7000
+    assert ctx["log_group_name"] == "/aws/lambda/rt-context"
+    assert STREAM.match(ctx["log_stream_name"])
+    assert ctx["identity"] is None and ctx["client_context"] is None
+    assert ctx["path0"].endswith(ctx["path0"].rsplit("/", 1)[-1])  # the task root first
+    assert "/lambda/rt-context/" in ctx["path0"]
+
+
+def test_unhandled_error(cloud: LocalCloud) -> None:
+    deploy_function(cloud, "rt-raise", """
+def helper(x):
+    raise ValueError(f"bad value: {x}")
+
+def handler(event, context):
+    print("about to fail")
+    helper(event["x"])
+""")
+    resp = invoke_json(cloud, "rt-raise", {"x": 42})
+    assert resp["StatusCode"] == 200
+    assert resp["FunctionError"] == "Unhandled"
+    err = resp["Payload"]
+    assert set(err) == {"errorMessage", "errorType", "requestId", "stackTrace"}
+    assert err["errorMessage"] == "bad value: 42"
+    assert err["errorType"] == "ValueError"
+    assert err["requestId"] == request_id(resp)
+    assert len(err["stackTrace"]) == 2
+    assert re.match(r'  File ".*/app\.py", line 7, in handler\n    helper\(event\["x"\]\)\n$',
+                    err["stackTrace"][0])
+    assert "in helper" in err["stackTrace"][1] and "bootstrap" not in "".join(err["stackTrace"])
+    messages = [e["message"] for e in events_of(cloud, "rt-raise", request_id(resp))]
+    assert messages[1] == "about to fail\n"
+    error_event = messages[2]
+    assert error_event.startswith(
+        "[ERROR] ValueError: bad value: 42\nTraceback (most recent call last):\n"
+        "\u00a0\u00a0File "
+    )
+    assert 'raise ValueError(f"bad value: {x}")' in error_event  # one event, whole traceback
+    assert END.match(messages[-2]) and REPORT.match(messages[-1])
+
+
+def test_timeout_kills_and_next_invoke_is_cold(cloud: LocalCloud) -> None:
+    deploy_function(cloud, "rt-sleep", """
+import time
+def handler(event, context):
+    if event.get("sleep"):
+        time.sleep(30)
+    return "awake"
+""", timeout=1)
+    t0 = time.monotonic()
+    resp = invoke_json(cloud, "rt-sleep", {"sleep": True})
+    assert time.monotonic() - t0 < 5
+    assert resp["FunctionError"] == "Unhandled"
+    rid = request_id(resp)
+    assert resp["Payload"]["errorType"] == "Sandbox.Timedout"
+    assert re.fullmatch(rf"RequestId: {rid} Error: Task timed out after 1\.\d\d seconds",
+                        resp["Payload"]["errorMessage"])
+    messages = [e["message"] for e in events_of(cloud, "rt-sleep", rid)]
+    assert any(re.fullmatch(rf"\d{{4}}-\d\d-\d\dT[\d:.]+Z {rid} Task timed out after 1\.\d\d "
+                            r"seconds\n", m) for m in messages)
+    assert messages[-1].endswith("Status: timeout\n")
+    again = invoke_json(cloud, "rt-sleep", {}, LogType="Tail")
+    assert again["Payload"] == "awake" and "FunctionError" not in again
+    assert "Init Duration: " in base64.b64decode(again["LogResult"]).decode()
+
+
+@pytest.mark.parametrize("handler, files, error_type, message", [
+    ("app.nope", {"app.py": "def handler(e, c):\n    return 1\n"}, "Runtime.HandlerNotFound",
+     "Handler 'nope' missing on module 'app'"),
+    ("missing.handler", {"app.py": "x = 1\n"}, "Runtime.ImportModuleError",
+     "Unable to import module 'missing': No module named 'missing'"),
+    ("app", {"app.py": "x = 1\n"}, "Runtime.MalformedHandlerName",
+     "Bad handler 'app': not enough values to unpack (expected 2, got 1)"),
+    ("app.handler", {"app.py": "import not_installed_anywhere\n"},
+     "Runtime.ImportModuleError",
+     "Unable to import module 'app': No module named 'not_installed_anywhere'"),
+])
+def test_init_errors(cloud: LocalCloud, handler: str, files: dict[str, str],
+                     error_type: str, message: str) -> None:
+    name = "rt-init-" + error_type.split(".")[1].lower() + ("-dep" if "not_inst" in message
+                                                            else "")
+    deploy_function(cloud, name, files, handler=handler)
+    for _ in range(2):  # the failed environment is thrown away; the next invoke fails the same
+        resp = invoke_json(cloud, name)
+        assert resp["FunctionError"] == "Unhandled"
+        assert resp["Payload"] == {"errorMessage": message, "errorType": error_type,
+                                   "requestId": request_id(resp), "stackTrace": []}
+    messages = [e["message"] for e in events_of(cloud, name, request_id(resp))]
+    assert f"[ERROR] {error_type}: {message}\nTraceback (most recent call last):" in "".join(
+        messages) or any(m.startswith(f"[ERROR] {error_type}: {message}") for m in
+                         _all_messages(cloud, name))
+
+
+def _all_messages(cloud: LocalCloud, name: str) -> list[str]:
+    logs = cloud.client("logs")
+    return [e["message"] for e in
+            logs.filter_log_events(logGroupName=f"/aws/lambda/{name}")["events"]]
+
+
+STATEFUL = """
+import os
+COUNT = 0
+print("init", os.environ.get("V", "-"))
+def handler(event, context):
+    global COUNT
+    COUNT += 1
+    return {"count": COUNT, "v": os.environ.get("V"), "stream": context.log_stream_name,
+            "code": CODE}
+CODE = %r
+"""
+
+
+def test_cold_and_warm(cloud: LocalCloud) -> None:
+    lam = cloud.client("lambda")
+    deploy_function(cloud, "rt-warm", STATEFUL % "one")
+    first = invoke_json(cloud, "rt-warm", LogType="Tail")
+    second = invoke_json(cloud, "rt-warm", LogType="Tail")
+    assert [first["Payload"]["count"], second["Payload"]["count"]] == [1, 2]
+    assert first["Payload"]["stream"] == second["Payload"]["stream"]
+    cold_log = base64.b64decode(first["LogResult"]).decode()
+    warm_log = base64.b64decode(second["LogResult"]).decode()
+    assert "init -\n" in cold_log and "\tInit Duration: " in cold_log
+    assert "init -" not in warm_log and "Init Duration" not in warm_log
+    # new code: a new environment, module state starts again
+    from .kit import zip_source
+    lam.update_function_code(FunctionName="rt-warm", ZipFile=zip_source({"app.py":
+                                                                         STATEFUL % "two"}))
+    third = invoke_json(cloud, "rt-warm")["Payload"]
+    assert (third["count"], third["code"]) == (1, "two")
+    assert third["stream"] != first["Payload"]["stream"]
+    assert invoke_json(cloud, "rt-warm")["Payload"]["count"] == 2
+    # new configuration: the same
+    lam.update_function_configuration(FunctionName="rt-warm",
+                                      Environment={"Variables": {"V": "x"}})
+    fourth = invoke_json(cloud, "rt-warm", LogType="Tail")
+    assert (fourth["Payload"]["count"], fourth["Payload"]["v"]) == (1, "x")
+    assert "init x\n" in base64.b64decode(fourth["LogResult"]).decode()
+
+
+def test_log_formats(cloud: LocalCloud) -> None:
+    deploy_function(cloud, "rt-logs", """
+import logging
+logger = logging.getLogger()
+logger.setLevel(logging.INFO)
+print("cold")
+def handler(event, context):
+    print("line one\\nline two")
+    logger.info("info %s", "record")
+    logger.debug("not shown")
+    logging.getLogger("child").error("multi\\nline")
+    return None
+""")
+    resp = invoke_json(cloud, "rt-logs")
+    assert resp["Payload"] is None
+    rid = request_id(resp)
+    events = events_of(cloud, "rt-logs", rid)
+    messages = [e["message"] for e in events]
+    assert START.match(messages[0]).group(1) == rid
+    assert messages[1:3] == ["line one\n", "line two\n"]
+    info = LOG_LINE.match(messages[3])
+    assert info and info["level"] == "INFO" and info["rid"] == rid and info["msg"] == "info record"
+    err = LOG_LINE.match(messages[4])
+    assert err and err["level"] == "ERROR" and err["msg"] == "multi\nline"
+    assert END.match(messages[5]).group(1) == rid
+    report = REPORT.match(messages[6])
+    assert report and report.group(1) == rid and report.group(2) == "128"
+    assert report.group(3)  # cold start: Init Duration
+    assert all(e["timestamp"] > 0 for e in events)
+    logs = cloud.client("logs")
+    everything = _all_messages(cloud, "rt-logs")
+    assert everything.index("cold\n") < everything.index(messages[0])  # init output first
+    streams = logs.describe_log_streams(logGroupName="/aws/lambda/rt-logs")["logStreams"]
+    assert len(streams) == 1 and STREAM.match(streams[0]["logStreamName"])
+    # warm: no Init Duration
+    warm = invoke_json(cloud, "rt-logs")
+    report = REPORT.match(events_of(cloud, "rt-logs", request_id(warm))[-1]["message"])
+    assert report and not report.group(3)
+
+
+def test_default_log_level_is_warning(cloud: LocalCloud) -> None:
+    deploy_function(cloud, "rt-loglevel", """
+import logging
+def handler(event, context):
+    logging.info("hidden")
+    logging.warning("shown")
+""")
+    rid = request_id(invoke_json(cloud, "rt-loglevel"))
+    messages = [e["message"] for e in events_of(cloud, "rt-loglevel", rid)]
+    assert len(messages) == 4 and LOG_LINE.match(messages[1])["msg"] == "shown"
+
+
+def test_log_type_tail_and_dry_run_and_event(cloud: LocalCloud) -> None:
+    deploy_function(cloud, "rt-modes", """
+def handler(event, context):
+    print("got", event.get("n"))
+    return event.get("n")
+""")
+    lam = cloud.client("lambda")
+    resp = lam.invoke(FunctionName="rt-modes", Payload=b'{"n": 5}', LogType="Tail")
+    tail = base64.b64decode(resp["LogResult"]).decode()
+    assert tail.startswith("START RequestId: ") or "START RequestId: " in tail
+    assert "got 5\n" in tail and f"REPORT RequestId: {request_id(resp)}" in tail
+    assert resp["Payload"].read() == b"5"
+
+    dry = lam.invoke(FunctionName="rt-modes", InvocationType="DryRun")
+    assert dry["StatusCode"] == 204 and dry["Payload"].read() == b""
+
+    event = lam.invoke(FunctionName="rt-modes", InvocationType="Event", Payload=b'{"n": 9}')
+    assert event["StatusCode"] == 202 and event["Payload"].read() == b""
+    messages = [e["message"] for e in events_of(cloud, "rt-modes", request_id(event))]
+    assert "got 9\n" in messages
+
+
+def test_unknown_function_and_bad_requests(cloud: LocalCloud) -> None:
+    lam = cloud.client("lambda")
+    with pytest.raises(lam.exceptions.ResourceNotFoundException) as info:
+        lam.invoke(FunctionName="rt-does-not-exist", Payload=b"{}")
+    assert info.value.response["Error"]["Message"] == (
+        "Function not found: arn:aws:lambda:us-east-1:123456789012:function:rt-does-not-exist")
+    with pytest.raises(lam.exceptions.ResourceNotFoundException):
+        lam.invoke(FunctionName="rt-does-not-exist", InvocationType="DryRun")
+    deploy_function(cloud, "rt-bad-requests", "def handler(e, c):\n    return e\n")
+    with pytest.raises(lam.exceptions.InvalidRequestContentException) as info:
+        lam.invoke(FunctionName="rt-bad-requests", Payload=b"not json")
+    assert info.value.response["Error"]["Message"].startswith(
+        "Could not parse request body into json: ")
+    with pytest.raises(lam.exceptions.RequestTooLargeException):
+        lam.invoke(FunctionName="rt-bad-requests",
+                   Payload=json.dumps({"x": "a" * (6 * 1024 * 1024)}).encode())
+
+
+def test_deleted_while_warm(cloud: LocalCloud) -> None:
+    deploy_function(cloud, "rt-deleted", "def handler(e, c):\n    return 'ok'\n")
+    assert invoke_json(cloud, "rt-deleted")["Payload"] == "ok"
+    lam = cloud.client("lambda")
+    lam.delete_function(FunctionName="rt-deleted")
+    with pytest.raises(lam.exceptions.ResourceNotFoundException):
+        lam.invoke(FunctionName="rt-deleted")
+
+
+def test_marshal_error(cloud: LocalCloud) -> None:
+    deploy_function(cloud, "rt-marshal", "def handler(e, c):\n    return {1, 2}\n")
+    resp = invoke_json(cloud, "rt-marshal")
+    assert resp["FunctionError"] == "Unhandled"
+    assert resp["Payload"] == {
+        "errorMessage": "Unable to marshal response: Object of type set is not JSON serializable",
+        "errorType": "Runtime.MarshalError", "requestId": request_id(resp), "stackTrace": []}

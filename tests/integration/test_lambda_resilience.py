@@ -1,0 +1,194 @@
+"""The local cloud survives what a function does, and the SDK inside a function reaches it."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import re
+import time
+
+import pytest
+
+from workshop_utils.localcloud import LocalCloud
+
+from .kit import deploy_function, invoke_json
+from .test_lambda_runtime import events_of, request_id
+
+
+def test_worker_that_exits_mid_invoke(cloud: LocalCloud) -> None:
+    deploy_function(cloud, "rs-exit", """
+import os
+def handler(event, context):
+    if event.get("die"):
+        print("bye")
+        os._exit(3)
+    return "alive"
+""")
+    resp = invoke_json(cloud, "rs-exit", {"die": True})
+    rid = request_id(resp)
+    assert resp["FunctionError"] == "Unhandled"
+    assert resp["Payload"] == {
+        "errorType": "Runtime.ExitError",
+        "errorMessage": f"RequestId: {rid} Error: Runtime exited with error: exit status 3",
+    }
+    messages = [e["message"] for e in events_of(cloud, "rs-exit", rid)]
+    assert "bye\n" in messages
+    assert (f"RequestId: {rid} Error: Runtime exited with error: exit status 3\n"
+            "Runtime.ExitError\n") in messages
+    assert messages[-1].endswith("Status: error\tError Type: Runtime.ExitError\n")
+    assert invoke_json(cloud, "rs-exit")["Payload"] == "alive"
+
+
+def test_garbage_and_huge_output(cloud: LocalCloud) -> None:
+    deploy_function(cloud, "rs-garbage", """
+import os, sys
+def handler(event, context):
+    if event.get("raw"):
+        os.write(1, b"straight to fd 1\\n")
+        return "raw"
+    if event.get("huge"):
+        for i in range(20000):
+            print("x" * 100, i)
+        return "huge"
+    if event.get("garbage"):
+        fds = [int(x) for x in os.listdir("/proc/self/fd")]
+        for fd in fds:
+            if fd > 2:
+                try:
+                    os.write(fd, b"\\xff" * 64)
+                except OSError:
+                    pass
+        return "never"
+    return "fine"
+""", timeout=10)
+    assert invoke_json(cloud, "rs-garbage", {"raw": True})["Payload"] == "raw"
+    huge = invoke_json(cloud, "rs-garbage", {"huge": True}, LogType="Tail")
+    assert huge["Payload"] == "huge" and len(huge["LogResult"]) <= 4096 * 4 // 3 + 4
+    garbage = invoke_json(cloud, "rs-garbage", {"garbage": True})
+    assert garbage["FunctionError"] == "Unhandled"
+    assert garbage["Payload"]["errorType"] == "Runtime.ExitError"
+    assert invoke_json(cloud, "rs-garbage")["Payload"] == "fine"
+    assert cloud.client("lambda").list_functions()["Functions"]  # the cloud still answers
+
+
+def test_large_response_is_an_error(cloud: LocalCloud) -> None:
+    deploy_function(cloud, "rs-big", "def handler(e, c):\n    return 'a' * 7_000_000\n")
+    resp = invoke_json(cloud, "rs-big")
+    assert resp["FunctionError"] == "Unhandled"
+    assert resp["Payload"]["errorType"] == "Function.ResponseSizeTooLarge"
+
+
+def test_concurrent_invokes_scale_out(cloud: LocalCloud) -> None:
+    deploy_function(cloud, "rs-concurrent", """
+import time
+def handler(event, context):
+    time.sleep(0.5)
+    return context.log_stream_name
+""", timeout=5)
+    invoke_json(cloud, "rs-concurrent")  # one warm environment first
+    t0 = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(3) as pool:
+        streams = list(pool.map(lambda _: invoke_json(cloud, "rs-concurrent")["Payload"],
+                                range(3)))
+    assert time.monotonic() - t0 < 2.5  # in parallel, not one after the other
+    assert len(set(streams)) == 3
+    # sequential use goes back to one environment: the most recently used
+    assert len({invoke_json(cloud, "rs-concurrent")["Payload"] for _ in range(3)}) == 1
+
+
+def test_sdk_inside_the_function_reaches_the_local_cloud(cloud: LocalCloud) -> None:
+    ddb = cloud.client("dynamodb")
+    ddb.create_table(
+        TableName="rs-connections",
+        AttributeDefinitions=[{"AttributeName": "connectionId", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "connectionId", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    deploy_function(cloud, "rs-ddb", """
+import os
+import boto3
+table = boto3.resource("dynamodb").Table(os.environ["TABLE"])
+def handler(event, context):
+    table.put_item(Item={"connectionId": event["id"], "n": 7})
+    return table.get_item(Key={"connectionId": event["id"]})["Item"]
+""", environment={"TABLE": "rs-connections"})
+    resp = invoke_json(cloud, "rs-ddb", {"id": "abc="})
+    assert "FunctionError" not in resp, resp["Payload"]
+    assert resp["Payload"] == {"connectionId": "abc=", "n": 7}  # Decimal marshalled as a number
+    item = ddb.get_item(TableName="rs-connections", Key={"connectionId": {"S": "abc="}})
+    assert item["Item"]["n"] == {"N": "7"}
+
+
+POST = """
+import boto3
+def handler(event, context):
+    client = boto3.client(
+        "apigatewaymanagementapi",
+        endpoint_url=f"https://{event['api']}.execute-api.us-east-1.amazonaws.com/prod",
+    )
+    try:
+        client.post_to_connection(ConnectionId="nope=", Data=b"hi")
+    except client.exceptions.GoneException as exc:
+        return {"gone": True, "status": exc.response["ResponseMetadata"]["HTTPStatusCode"]}
+    except Exception as exc:
+        return {"other": type(exc).__name__, "text": str(exc)}
+    return {"gone": False}
+"""
+
+
+def _gateway_is_placeholder() -> bool:
+    from workshop_utils.localcloud import gateway
+
+    return "placeholder" in (gateway.__doc__ or "")
+
+
+@pytest.mark.skipif(_gateway_is_placeholder(), reason="needs the gateway")
+def test_management_api_from_a_function_reaches_the_gateway(cloud: LocalCloud) -> None:
+    apigw = cloud.client("apigatewayv2")
+    api = apigw.create_api(Name="rs-mgmt", ProtocolType="WEBSOCKET",
+                           RouteSelectionExpression="$request.body.action")
+    deploy_function(cloud, "rs-post", POST, timeout=10)
+    resp = invoke_json(cloud, "rs-post", {"api": api["ApiId"]})
+    assert resp["Payload"] == {"gone": True, "status": 410}
+
+
+def test_execute_api_requests_are_routed_to_the_ws_port(cloud: LocalCloud) -> None:
+    """Without depending on the gateway: the rewritten request goes to the ws port."""
+    deploy_function(cloud, "rs-route", """
+import botocore.session
+def handler(event, context):
+    seen = {}
+    def capture(request, **kwargs):
+        seen["url"] = request.url
+        seen["auth"] = request.headers.get("Authorization", b"")[:16]
+        from botocore.awsrequest import AWSResponse
+        class Raw:
+            def stream(self, **kw):
+                yield b""
+        return AWSResponse(request.url, 200, {}, Raw())
+    session = botocore.session.get_session()
+    client = session.create_client(
+        "apigatewaymanagementapi", region_name="us-east-1",
+        endpoint_url="https://abc123.execute-api.us-east-1.amazonaws.com/prod")
+    client.meta.events.register_last("before-send", capture)
+    client.post_to_connection(ConnectionId="x=", Data=b"hi")
+    seen["auth"] = seen["auth"].decode() if isinstance(seen["auth"], bytes) else seen["auth"]
+    return seen
+""")
+    resp = invoke_json(cloud, "rs-route")
+    assert "FunctionError" not in resp, resp["Payload"]
+    port = cloud.state["management_url_template"].split(":")[2].split("/")[0]
+    assert resp["Payload"]["url"] == f"http://127.0.0.1:{port}/abc123/prod/@connections/x%3D"
+    assert resp["Payload"]["auth"].startswith("AWS4-HMAC-SHA256")
+
+
+def test_runtime_invoke_in_loop_matches_the_api(cloud: LocalCloud) -> None:
+    """The payload of a function that returns bytes-like JSON text stays as it is."""
+    deploy_function(cloud, "rs-json", """
+import json
+def handler(event, context):
+    return json.dumps({"statusCode": 200, "body": event})
+""")
+    resp = invoke_json(cloud, "rs-json", {"a": "é"})
+    assert json.loads(resp["Payload"]) == {"statusCode": 200, "body": {"a": "é"}}
+    assert re.fullmatch(r"[0-9a-f-]{36}", request_id(resp))

@@ -95,8 +95,12 @@ def _configure_logger() -> logging.Logger:
 
 logger = _configure_logger()
 
-# Created once per execution environment: warm invocations reuse the connections.
-dynamodb = boto3.client("dynamodb", config=DYNAMODB_CONFIG)
+# Created once per execution environment: warm invocations reuse the connections. The region
+# is Lambda's AWS_REGION, the one the management endpoint is built from (boto3 itself reads
+# only AWS_DEFAULT_REGION); None falls back to boto3's usual chain.
+dynamodb = boto3.client(
+    "dynamodb", region_name=os.environ.get("AWS_REGION"), config=DYNAMODB_CONFIG
+)
 _management_clients: dict[str, Any] = {}
 _executor = ThreadPoolExecutor(max_workers=MAX_FANOUT_WORKERS, thread_name_prefix="fanout")
 
@@ -134,11 +138,18 @@ def management_endpoint(request_context: dict) -> str:
 
 
 def management_client(endpoint: str):
-    """One apigatewaymanagementapi client per endpoint, cached for the environment's life."""
+    """One apigatewaymanagementapi client per endpoint, cached for the environment's life.
+
+    Its requests are signed for AWS_REGION, the region in the endpoint's host name (a
+    signature for another region is refused with 403).
+    """
     client = _management_clients.get(endpoint)
     if client is None:
         client = boto3.client(
-            "apigatewaymanagementapi", endpoint_url=endpoint, config=MANAGEMENT_CONFIG
+            "apigatewaymanagementapi",
+            endpoint_url=endpoint,
+            region_name=os.environ.get("AWS_REGION"),
+            config=MANAGEMENT_CONFIG,
         )
         _management_clients[endpoint] = client
     return client

@@ -176,6 +176,20 @@ def test_management_endpoint_is_built_from_api_id_region_and_stage(chat, monkeyp
     )
 
 
+def test_clients_use_lambdas_aws_region_not_the_sdk_default(settings, monkeypatch):
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")  # what boto3 alone would pick
+    monkeypatch.delitem(sys.modules, "chat_common", raising=False)
+    spec = importlib.util.spec_from_file_location(
+        "_region_check", settings.lambda_src / "shared" / "chat_common.py"
+    )
+    common = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, common)
+    spec.loader.exec_module(common)
+    assert common.dynamodb.meta.region_name == settings.region
+    assert common.management_client(settings.endpoint).meta.region_name == settings.region
+    common._executor.shutdown()
+
+
 def test_iso_time_is_utc_with_milliseconds():
     import chat_common
 

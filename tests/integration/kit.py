@@ -150,3 +150,98 @@ def build_websocket_api(
                            DeploymentId=deployment["DeploymentId"], **(stage_kwargs or {}))
     return {"api_id": api_id, "stage": stage, "url": cloud.websocket_url(api_id, stage),
             "route_ids": route_ids, "integration_ids": integration_ids}
+
+
+# --- gateway tests ------------------------------------------------------------------------
+
+ECHO_SOURCE = """
+import json
+
+def handler(event, context):
+    print("EVENT " + json.dumps(event))
+    return {"statusCode": 200, "body": json.dumps(event)}
+"""
+
+
+def logged_events(cloud: LocalCloud, function_name: str, *, count: int = 1,
+                  timeout: float = 15.0, marker: str = "EVENT ",
+                  where: Any = None) -> list[dict[str, Any]]:
+    """Events a function printed as ``EVENT <json>`` lines, once at least ``count`` match.
+
+    ``where`` filters the decoded events (e.g. by connection id); raises AssertionError when
+    fewer than ``count`` show up within ``timeout`` seconds.
+    """
+    import time
+
+    logs = cloud.client("logs")
+    group = f"/aws/lambda/{function_name}"
+    deadline = time.monotonic() + timeout
+    found: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:
+        found = []
+        try:
+            pages = logs.get_paginator("filter_log_events").paginate(logGroupName=group)
+            for page in pages:
+                for ev in page["events"]:
+                    msg = ev["message"]
+                    idx = msg.find(marker)
+                    if idx < 0:
+                        continue
+                    event = json.loads(msg[idx + len(marker):])
+                    if where is None or where(event):
+                        found.append(event)
+        except logs.exceptions.ResourceNotFoundException:
+            pass
+        if len(found) >= count:
+            return found
+        time.sleep(0.1)
+    raise AssertionError(f"{len(found)} of {count} events logged by {function_name} "
+                         f"within {timeout} s")
+
+
+def raw_http(url: str, request: bytes, *, timeout: float = 5.0) -> bytes:
+    """Send raw bytes to the host:port of ``url`` and return all bytes until the server
+    closes (or ``timeout``)."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    with socket.create_connection((parts.hostname, parts.port), timeout=timeout) as sock:
+        sock.sendall(request)
+        chunks = []
+        try:
+            while chunk := sock.recv(65536):
+                chunks.append(chunk)
+        except TimeoutError:
+            pass
+    return b"".join(chunks)
+
+
+def run_async(coro: Any, timeout: float = 60.0) -> Any:
+    """Run a test coroutine on a fresh loop, bounded by ``timeout`` seconds."""
+    import asyncio
+
+    async def bounded() -> Any:
+        async with asyncio.timeout(timeout):
+            return await coro
+
+    return asyncio.run(bounded())
+
+
+def build_mock_api(cloud: LocalCloud, name: str, route_keys: tuple[str, ...] = ("other",), *,
+                   stage: str = "test",
+                   route_selection_expression: str = "$request.body.action") -> dict[str, Any]:
+    """A deployed WEBSOCKET API whose routes have MOCK integrations (no Lambda at all)."""
+    apigw = cloud.client("apigatewayv2")
+    api_id = apigw.create_api(Name=name, ProtocolType="WEBSOCKET",
+                              RouteSelectionExpression=route_selection_expression)["ApiId"]
+    for key in route_keys:
+        integration = apigw.create_integration(ApiId=api_id, IntegrationType="MOCK")
+        apigw.create_route(ApiId=api_id, RouteKey=key,
+                           Target=f"integrations/{integration['IntegrationId']}")
+    if route_keys:
+        deployment = apigw.create_deployment(ApiId=api_id)["DeploymentId"]
+        apigw.create_stage(ApiId=api_id, StageName=stage, DeploymentId=deployment)
+    else:
+        apigw.create_stage(ApiId=api_id, StageName=stage, AutoDeploy=True)
+    return {"api_id": api_id, "stage": stage, "url": cloud.websocket_url(api_id, stage)}

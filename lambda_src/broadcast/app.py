@@ -116,6 +116,7 @@ def claim_announcement(connection_id: str) -> bool:
 def lambda_handler(event: dict, context) -> dict:
     """Handle one frame. Returns 200 for anything the client did (errors included: they are
     answered with an error frame); 500 only when the chat itself failed."""
+    chat_common.bind_request(context)
     request_context = event["requestContext"]
     connection_id = request_context["connectionId"]
     endpoint = chat_common.management_endpoint(request_context)

@@ -48,6 +48,7 @@ def lambda_handler(event: dict, context) -> dict:
     400 for a bad ``?name=``; 500, with the full error in the log, when it cannot be stored
     (a connection nobody can reach would only confuse the sender).
     """
+    chat_common.bind_request(context)
     request_context = event["requestContext"]
     connection_id = request_context["connectionId"]
     # queryStringParameters is absent without a query string (and may be null in hand-written

@@ -21,6 +21,7 @@ def lambda_handler(event: dict, context) -> dict:
     An id that is already gone (removed as stale by a fan-out, or aged out by TTL) is fine:
     there is no name to announce, so nothing is sent.
     """
+    chat_common.bind_request(context)
     request_context = event["requestContext"]
     connection_id = request_context["connectionId"]
     try:

@@ -48,6 +48,18 @@ STALE_REMOVED = "stale_removed"
 FAILED = "failed"
 
 
+# The request id of the invocation in progress. An execution environment runs one invocation
+# at a time, so a module global (unlike a ContextVar) is also right in the fan-out threads.
+_request_id: str | None = None
+
+
+def bind_request(context: Any) -> None:
+    """Tag every log line of this invocation with its request id: one filter on the id then
+    finds the invocation's own lines together with Lambda's START, END and REPORT."""
+    global _request_id
+    _request_id = getattr(context, "aws_request_id", None)
+
+
 class JsonLineFormatter(logging.Formatter):
     """One JSON object per line, so CloudWatch Logs Insights discovers every field by itself.
 
@@ -56,10 +68,13 @@ class JsonLineFormatter(logging.Formatter):
     """
 
     def format(self, record: logging.LogRecord) -> str:
+        payload: dict[str, Any] = {"level": record.levelname}
+        if _request_id:
+            payload["awsRequestId"] = _request_id
         if isinstance(record.msg, dict):
-            payload = {"level": record.levelname, **record.msg}
+            payload.update(record.msg)
         else:
-            payload = {"level": record.levelname, "message": record.getMessage()}
+            payload["message"] = record.getMessage()
         if record.exc_info:
             payload["error"] = repr(record.exc_info[1])
             payload["stackTrace"] = self.formatException(record.exc_info)

@@ -191,3 +191,11 @@ def test_the_management_client_is_created_once(room, events, lambda_context):
         send(room, events, lambda_context, json.dumps({"message": text}))
     assert room.common.management_client(room.endpoint) is first
     assert len(room.common._management_clients) == 1
+
+
+def test_every_log_line_carries_the_invocation_request_id(room, events, logs, lambda_context):
+    """One filter on the request id finds the invocation's own lines with START/END/REPORT."""
+    send(room, events, lambda_context, "not json")
+    send(room, events, lambda_context, json.dumps({"message": "hi"}))
+    lines = logs()
+    assert lines and {line["awsRequestId"] for line in lines} == {lambda_context.aws_request_id}

@@ -103,7 +103,8 @@ def test_another_error_for_one_recipient_does_not_stop_the_others(
     lines = logs()
     (warning,) = [line for line in lines if line["event"] == "post_failed"]
     assert warning == {"level": "WARNING", "event": "post_failed", "connectionId": "DENIED=",
-                       "errorCode": "ForbiddenException"}
+                       "errorCode": "ForbiddenException",
+                       "awsRequestId": "6f3c1b8e-2d4a-4b7e-9a51-0c2e8d7f1a23"}
     (summary,) = [line for line in lines if line["event"] == "broadcast"]
     assert (summary["delivered"], summary["failed"], summary["stale_removed"]) == (3, 1, 0)
 

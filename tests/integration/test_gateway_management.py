@@ -1,0 +1,247 @@
+"""SPEC-gateway "@connections": POST, GET, DELETE, 410/413/403, and fan-out at scale."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import time
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import pytest
+from websockets.asyncio.client import connect
+
+from workshop_utils.localcloud import LocalCloud
+
+from . import kit
+
+SIGNED = ("Authorization: AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/execute-api/"
+          "aws4_request, SignedHeaders=host, Signature=00\r\n")
+
+
+@pytest.fixture(scope="module")
+def api(cloud: LocalCloud) -> dict[str, Any]:
+    return kit.build_mock_api(cloud, "gwm")
+
+
+@pytest.fixture(scope="module")
+def mgmt(cloud: LocalCloud, api: dict[str, Any]) -> Any:
+    return cloud.management_client(api["api_id"], "test")
+
+
+async def connection_id(ws: Any) -> str:
+    """The id of ``ws``, read from the Forbidden frame of a message no route takes."""
+    await ws.send("who am i")
+    return json.loads(await ws.recv())["connectionId"]
+
+
+def raw(cloud: LocalCloud, api: dict[str, Any], method: str, path: str, body: bytes = b"",
+        signed: bool = True) -> tuple[int, dict[str, str], bytes]:
+    url = cloud.management_url(api["api_id"], "test")
+    request = (f"{method} {urlsplit(url).path}{path} HTTP/1.1\r\nHost: x\r\n"
+               f"{SIGNED if signed else ''}Content-Length: {len(body)}\r\n"
+               "Connection: close\r\n\r\n").encode() + body
+    answer = kit.raw_http(url, request)
+    head, _, payload = answer.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.split(": ", 1) for line in lines[1:])
+    return int(lines[0].split()[1]), headers, payload
+
+
+def test_post_sends_the_raw_body_as_one_text_message(api: dict[str, Any], mgmt: Any) -> None:
+    """Rule: POST: the raw body is sent to the client as one text message; 200, empty body."""
+
+    async def scenario() -> None:
+        async with connect(api["url"]) as ws:
+            cid = await connection_id(ws)
+            data = json.dumps({"from": "lambda", "text": "é" * 1000}).encode()
+            resp = await asyncio.to_thread(mgmt.post_to_connection, ConnectionId=cid, Data=data)
+            assert resp["ResponseMetadata"]["HTTPStatusCode"] == 200
+            assert (await ws.recv()).encode() == data
+
+    kit.run_async(scenario())
+
+
+def test_get_describes_the_connection(cloud: LocalCloud, api: dict[str, Any],
+                                      mgmt: Any) -> None:
+    """Rule: GET: 200 JSON connectedAt, identity.sourceIp/userAgent, lastActiveAt (ISO-8601)."""
+
+    async def scenario() -> None:
+        async with connect(api["url"], user_agent_header="chat-test/1.0") as ws:
+            cid = await connection_id(ws)
+            got = await asyncio.to_thread(mgmt.get_connection, ConnectionId=cid)
+            assert got["Identity"] == {"SourceIp": "127.0.0.1", "UserAgent": "chat-test/1.0"}
+            assert got["ConnectedAt"] <= got["LastActiveAt"]
+            status, _, body = await asyncio.to_thread(
+                raw, cloud, api, "GET", f"/@connections/{quote(cid, safe='')}")
+            assert status == 200
+            doc = json.loads(body)
+            assert set(doc) == {"connectedAt", "identity", "lastActiveAt"}
+            for key in ("connectedAt", "lastActiveAt"):
+                assert doc[key].endswith("Z")
+                datetime.fromisoformat(doc[key].replace("Z", "+00:00"))
+
+    kit.run_async(scenario())
+
+
+def test_delete_closes_with_1000_then_answers_204(api: dict[str, Any], mgmt: Any) -> None:
+    """Rule: DELETE: close the connection with 1000, then 204."""
+
+    async def scenario() -> None:
+        async with connect(api["url"]) as ws:
+            cid = await connection_id(ws)
+            resp = await asyncio.to_thread(mgmt.delete_connection, ConnectionId=cid)
+            assert resp["ResponseMetadata"]["HTTPStatusCode"] == 204
+            await ws.wait_closed()
+            assert ws.close_code == 1000
+
+    kit.run_async(scenario())
+
+
+def test_closed_or_unknown_ids_raise_gone_exception(api: dict[str, Any], mgmt: Any) -> None:
+    """Rule: unknown or closed id: 410 with x-amzn-ErrorType GoneException, so boto3 raises
+    client.exceptions.GoneException (not a plain ClientError)."""
+
+    async def scenario() -> str:
+        async with connect(api["url"]) as ws:
+            return await connection_id(ws)
+
+    closed = kit.run_async(scenario())
+    for cid in (closed, "AAAAAAAAAAAAAAA=", "not-even-an-id"):
+        for call in (lambda c: mgmt.post_to_connection(ConnectionId=c, Data=b"x"),
+                     lambda c: mgmt.get_connection(ConnectionId=c),
+                     lambda c: mgmt.delete_connection(ConnectionId=c)):
+            with pytest.raises(mgmt.exceptions.GoneException) as gone:
+                call(cid)
+            assert gone.value.response["ResponseMetadata"]["HTTPStatusCode"] == 410
+
+
+def test_at_sign_may_be_percent_encoded_and_the_id_is_decoded(cloud: LocalCloud,
+                                                             api: dict[str, Any]) -> None:
+    """Rule: accept @ or %40; percent-decode the connection id (= sent as %3D)."""
+
+    async def scenario() -> None:
+        async with connect(api["url"]) as ws:
+            cid = await connection_id(ws)
+            for path in (f"/@connections/{cid}", f"/%40connections/{quote(cid, safe='')}"):
+                status, headers, _ = await asyncio.to_thread(raw, cloud, api, "POST", path,
+                                                             path.encode())
+                assert status == 200
+                assert await ws.recv() == path
+
+    kit.run_async(scenario())
+
+
+def test_unsigned_requests_get_missing_authentication_token(cloud: LocalCloud,
+                                                            api: dict[str, Any]) -> None:
+    """Rule (chosen): unsigned requests get 403 {"message":"Missing Authentication Token"}."""
+    status, _, body = raw(cloud, api, "POST", "/@connections/AAAAAAAAAAAAAAA%3D", b"hi",
+                          signed=False)
+    assert status == 403 and json.loads(body) == {"message": "Missing Authentication Token"}
+
+
+def test_post_over_131072_bytes_is_413(api: dict[str, Any], mgmt: Any) -> None:
+    """Rule: body over 131072 bytes: 413 PayloadTooLargeException (131072 itself is fine)."""
+
+    async def scenario() -> None:
+        async with connect(api["url"], max_size=None) as ws:
+            cid = await connection_id(ws)
+            await asyncio.to_thread(mgmt.post_to_connection, ConnectionId=cid,
+                                    Data=b"a" * 131072)
+            assert len(await ws.recv()) == 131072
+            with pytest.raises(mgmt.exceptions.PayloadTooLargeException):
+                await asyncio.to_thread(mgmt.post_to_connection, ConnectionId=cid,
+                                        Data=b"a" * 131073)
+            await ws.send("still open")  # and the keep-alive connection still works
+            assert json.loads(await ws.recv())["connectionId"] == cid
+
+    kit.run_async(scenario())
+
+
+def test_unknown_stage_or_api_is_forbidden(cloud: LocalCloud, api: dict[str, Any]) -> None:
+    """Rule (chosen): @connections on a stage that serves nothing: 403 ForbiddenException."""
+    for api_id, stage in ((api["api_id"], "nostage"), ("nosuchapi", "test")):
+        client = cloud.management_client(api_id, stage)
+        with pytest.raises(client.exceptions.ForbiddenException):
+            client.post_to_connection(ConnectionId="AAAAAAAAAAAAAAA=", Data=b"x")
+
+
+def test_a_client_that_does_not_read_gets_429_and_stalls_nobody(
+        cloud: LocalCloud, api: dict[str, Any], mgmt: Any) -> None:
+    """Chosen slow-client policy: POST never waits; past the per-connection send buffer cap
+    the POST answers 429 LimitExceededException ("client side buffer is full"); other
+    clients still get their messages at once."""
+    url = urlsplit(api["url"])
+    stalled = socket.socket()
+    stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    stalled.connect((url.hostname, url.port))
+    stalled.sendall(f"GET {url.path} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                    "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                    "Sec-WebSocket-Version: 13\r\n\r\n".encode())
+    assert stalled.recv(4096).startswith(b"HTTP/1.1 101")
+
+    async def scenario() -> None:
+        async with connect(api["url"]) as other:
+            other_id = await connection_id(other)
+            stalled_id = next(  # the stalled client is the other open connection
+                c["connection_id"] for conns in stage_connections(cloud, api) for c in conns
+                if c["connection_id"] != other_id)
+            chunk = b"x" * 120_000
+            limited = False
+            for _ in range(600):
+                try:
+                    await asyncio.to_thread(mgmt.post_to_connection, ConnectionId=stalled_id,
+                                            Data=chunk)
+                except mgmt.exceptions.LimitExceededException:
+                    limited = True
+                    break
+            assert limited
+            started = time.monotonic()
+            await asyncio.to_thread(mgmt.post_to_connection, ConnectionId=other_id,
+                                    Data=b"not stalled")
+            assert await other.recv() == "not stalled"
+            assert time.monotonic() - started < 1.0
+
+    try:
+        kit.run_async(scenario(), timeout=120)
+    finally:
+        stalled.close()
+
+
+def stage_connections(cloud: LocalCloud, api: dict[str, Any]) -> list[list[dict[str, Any]]]:
+    """Connection lists of the stages of ``api`` in the gateway's status."""
+    state = cloud.status()
+    return [stage["connections"] for a in state.get("apis", []) if a["api_id"] == api["api_id"]
+            for stage in a["stages"]]
+
+
+def test_200_clients_and_a_broadcast_to_all_of_them(cloud: LocalCloud, api: dict[str, Any],
+                                                   mgmt: Any) -> None:
+    """Scale: 200 clients at once; a broadcast of 200 POSTs through boto3 reaches every one,
+    nothing lost, and status() lists all 200."""
+
+    async def scenario() -> float:
+        clients = await asyncio.gather(*(connect(api["url"]) for _ in range(200)))
+        try:
+            ids = await asyncio.gather(*(connection_id(ws) for ws in clients))
+            listed = {c["connection_id"] for conns in stage_connections(cloud, api)
+                      for c in conns}
+            assert set(ids) <= listed
+
+            def broadcast() -> float:
+                started = time.perf_counter()
+                for cid in ids:
+                    mgmt.post_to_connection(ConnectionId=cid, Data=f"to {cid}".encode())
+                return time.perf_counter() - started
+
+            elapsed = await asyncio.to_thread(broadcast)
+            got = await asyncio.gather(*(ws.recv() for ws in clients))
+            assert got == [f"to {cid}" for cid in ids]
+            return elapsed
+        finally:
+            await asyncio.gather(*(ws.close() for ws in clients))
+
+    elapsed = kit.run_async(scenario(), timeout=120)
+    print(f"200 POSTs through boto3: {elapsed * 1000:.0f} ms")

@@ -11,7 +11,7 @@ import pytest
 
 from workshop_utils.localcloud import LocalCloud
 
-from .kit import deploy_function, invoke_json
+from .kit import build_websocket_api, deploy_function, invoke_json
 from .test_lambda_runtime import events_of, request_id
 
 
@@ -144,11 +144,9 @@ def _gateway_is_placeholder() -> bool:
 
 @pytest.mark.skipif(_gateway_is_placeholder(), reason="needs the gateway")
 def test_management_api_from_a_function_reaches_the_gateway(cloud: LocalCloud) -> None:
-    apigw = cloud.client("apigatewayv2")
-    api = apigw.create_api(Name="rs-mgmt", ProtocolType="WEBSOCKET",
-                           RouteSelectionExpression="$request.body.action")
-    deploy_function(cloud, "rs-post", POST, timeout=10)
-    resp = invoke_json(cloud, "rs-post", {"api": api["ApiId"]})
+    arn = deploy_function(cloud, "rs-post", POST, timeout=10)
+    api = build_websocket_api(cloud, "rs-mgmt", {"$default": arn}, stage="prod")
+    resp = invoke_json(cloud, "rs-post", {"api": api["api_id"]})
     assert resp["Payload"] == {"gone": True, "status": 410}
 
 

@@ -218,9 +218,10 @@ class _Worker:
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # EOF, garbage: the environment is gone
-            if not isinstance(exc, asyncio.IncompleteReadError):
+            garbage = not isinstance(exc, asyncio.IncompleteReadError)
+            if garbage:
                 log.warning("lambda worker %s sent garbage (%s): killing it", self.stream, exc)
-            await self._died()
+            await self._died(kill_first=garbage)
 
     async def _read_stdout(self) -> None:
         """Output written to fd 1/2 directly (C code, subprocesses): one event per line."""
@@ -241,11 +242,16 @@ class _Worker:
                     else:
                         log.info("lambda %s: %s", self.stream, text.rstrip())
 
-    async def _died(self) -> None:
+    async def _died(self, kill_first: bool) -> None:
         self.alive = False
-        self.kill()
         returncode = None
-        if self.proc is not None:
+        if self.proc is not None and not kill_first:
+            # the channel closed: the process is exiting by itself. Let asyncio's child watcher
+            # reap it first (Popen.kill() polls and would steal its exit status).
+            with contextlib.suppress(Exception):
+                returncode = await asyncio.wait_for(asyncio.shield(self.proc.wait()), 1)
+        self.kill()
+        if self.proc is not None and returncode is None:
             with contextlib.suppress(Exception):
                 returncode = await asyncio.wait_for(self.proc.wait(), 5)
         exc = _WorkerDied(_exit_reason(returncode))
@@ -631,6 +637,9 @@ class LambdaRuntime:
             "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
             "LANG": "en_US.UTF-8",
             "PYTHONDONTWRITEBYTECODE": "1",
+            # no ~/.aws of the learner inside the function (there is none on Lambda either)
+            "AWS_CONFIG_FILE": str(Path(settings.home) / "lambda" / ".no-aws-config"),
+            "AWS_SHARED_CREDENTIALS_FILE": str(Path(settings.home) / "lambda" / ".no-aws-creds"),
         }
         env.update(dict(spec.env))
         env.update({

@@ -1,0 +1,187 @@
+"""SPEC-gateway "Frames and limits", on a local cloud of its own with shrunk limits."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from workshop_utils.localcloud import GatewayLimits, LocalCloud
+
+from . import kit
+
+LIMITS = GatewayLimits(frame_bytes=1024, message_bytes=4096, idle_timeout_s=1.0,
+                       max_duration_s=3.0, integration_timeout_s=0.5)
+
+SLEEP_SOURCE = """
+import time
+
+def handler(event, context):
+    time.sleep(3)
+    return {"statusCode": 200, "body": "too late"}
+"""
+
+
+@pytest.fixture(scope="module")
+def small() -> Iterator[LocalCloud]:
+    with LocalCloud(limits=LIMITS) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def api(small: LocalCloud) -> dict[str, Any]:
+    """Two-way echo $default, a slow route, and $disconnect logging its event."""
+    echo = kit.deploy_function(small, "gwl-echo", kit.ECHO_SOURCE)
+    slow = kit.deploy_function(small, "gwl-slow", SLEEP_SOURCE, timeout=10)
+    return kit.build_websocket_api(small, "gwl", {"$default": echo, "$disconnect": echo,
+                                                  "slow": slow}, two_way=("$default", "slow"))
+
+
+async def closed_with(ws: Any) -> tuple[int | None, str | None]:
+    with pytest.raises(ConnectionClosed):
+        async with asyncio.timeout(10):
+            while True:
+                await ws.recv()
+    return ws.close_code, ws.close_reason
+
+
+async def open_and_id(url: str) -> tuple[Any, str]:
+    ws = await connect(url, open_timeout=20, ping_interval=None, max_size=None)
+    await ws.send("hello")
+    return ws, json.loads(await ws.recv())["requestContext"]["connectionId"]
+
+
+def disconnect_of(small: LocalCloud, cid: str) -> tuple[int, str]:
+    [event] = kit.logged_events(small, "gwl-echo", where=lambda e: (
+        e["requestContext"]["connectionId"] == cid
+        and e["requestContext"]["eventType"] == "DISCONNECT"))
+    ctx = event["requestContext"]
+    return ctx["disconnectStatusCode"], ctx["disconnectReason"]
+
+
+def test_a_frame_over_the_frame_limit_closes_1009(small: LocalCloud,
+                                                  api: dict[str, Any]) -> None:
+    """Rule: a frame over 32 KB (here 1 KB) closes 1009; a frame at the limit is fine."""
+
+    async def scenario() -> None:
+        ws, _ = await open_and_id(api["url"])
+        await ws.send("a" * LIMITS.frame_bytes)
+        assert json.loads(await ws.recv())["body"] == "a" * LIMITS.frame_bytes
+        await ws.send("a" * (LIMITS.frame_bytes + 1))
+        assert (await closed_with(ws))[0] == 1009
+
+    kit.run_async(scenario())
+
+
+def test_a_message_over_the_message_limit_closes_1009(small: LocalCloud,
+                                                      api: dict[str, Any]) -> None:
+    """Rule: a message (fragments assembled) over 128 KB (here 4 KB) closes 1009, each
+    fragment being within the frame limit; $disconnect reports 1009."""
+
+    async def scenario() -> str:
+        ws, cid = await open_and_id(api["url"])
+        await ws.send(["b" * 1000] * 4)  # 4000 bytes in four frames: fine
+        assert json.loads(await ws.recv())["body"] == "b" * 4000
+        await ws.send(["b" * 1000] * 5)
+        assert (await closed_with(ws))[0] == 1009
+        return cid
+
+    assert disconnect_of(small, kit.run_async(scenario()))[0] == 1009
+
+
+def test_a_binary_frame_closes_1003(small: LocalCloud, api: dict[str, Any]) -> None:
+    """Rule: binary frame from a client: close 1003."""
+
+    async def scenario() -> None:
+        ws, _ = await open_and_id(api["url"])
+        await ws.send(b"\x00\x01")
+        assert (await closed_with(ws))[0] == 1003
+
+    kit.run_async(scenario())
+
+
+def test_idle_connections_close_1001_going_away(small: LocalCloud,
+                                                api: dict[str, Any]) -> None:
+    """Rules: idle timeout closes 1001 "Going away"; $disconnect gets 1001 "Going away";
+    pings are answered but are not data."""
+
+    async def scenario() -> str:
+        ws, cid = await open_and_id(api["url"])
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        pong = await ws.ping()
+        await asyncio.wait_for(pong, 1)  # answered
+        assert await closed_with(ws) == (1001, "Going away")
+        assert 0.8 < loop.time() - started < 3
+        return cid
+
+    assert disconnect_of(small, kit.run_async(scenario())) == (1001, "Going away")
+
+
+def test_data_in_either_direction_resets_the_idle_timer(small: LocalCloud,
+                                                        api: dict[str, Any]) -> None:
+    """Rule: data in either direction resets the idle timer (client messages, @connections
+    posts)."""
+    mgmt = small.management_client(api["api_id"], "test")
+
+    async def scenario() -> None:
+        ws, cid = await open_and_id(api["url"])
+        for _ in range(3):  # 1.2 s (> the idle timeout) of traffic from the server side only
+            await asyncio.sleep(0.4)
+            await asyncio.to_thread(mgmt.post_to_connection, ConnectionId=cid, Data=b"tick")
+            assert await ws.recv() == "tick"
+        for _ in range(2):  # then from the client side (all within the maximum duration)
+            await asyncio.sleep(0.4)
+            await ws.send("tock")
+            await ws.recv()
+        assert ws.close_code is None
+        await ws.close()
+
+    kit.run_async(scenario())
+
+
+def test_maximum_duration_closes_1001(small: LocalCloud, api: dict[str, Any]) -> None:
+    """Rule: maximum connection duration (2 h, here 3 s) closes 1001 "Going away", even with
+    traffic."""
+
+    async def scenario() -> str:
+        ws, cid = await open_and_id(api["url"])
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        with pytest.raises(ConnectionClosed):
+            async with asyncio.timeout(10):
+                while True:
+                    await ws.send("keep alive")
+                    await ws.recv()
+                    await asyncio.sleep(0.3)
+        assert (ws.close_code, ws.close_reason) == (1001, "Going away")
+        assert 2.5 < loop.time() - started < 5
+        return cid
+
+    assert disconnect_of(small, kit.run_async(scenario())) == (1001, "Going away")
+
+
+def test_integration_timeout_is_capped_by_the_limit(small: LocalCloud,
+                                                    api: dict[str, Any]) -> None:
+    """Rule: the integration times out (29 s default; configurable, here 0.5 s): the Internal
+    server error frame, connection kept."""
+
+    async def scenario() -> None:
+        ws, cid = await open_and_id(api["url"])
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        await ws.send('{"action": "slow"}')
+        answer = json.loads(await ws.recv())
+        assert answer["message"] == "Internal server error"
+        assert answer["connectionId"] == cid
+        assert loop.time() - started < 2.5
+        await ws.send("after")
+        assert json.loads(await ws.recv())["body"] == "after"
+        await ws.close()
+
+    kit.run_async(scenario())

@@ -1,0 +1,182 @@
+"""Robustness, access logs and status: bad clients get AWS behaviour, everyone else is served."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+from websockets.asyncio.client import connect
+
+from workshop_utils.cli import format_status
+from workshop_utils.localcloud import LocalCloud
+
+from . import kit
+
+UPGRADE = ("GET {path} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+           "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+
+SLOW_CONNECT_SOURCE = """
+import json, time
+
+def handler(event, context):
+    print("EVENT " + json.dumps(event))
+    if event["requestContext"]["eventType"] == "CONNECT":
+        time.sleep(1)
+    return {"statusCode": 200}
+"""
+
+
+async def still_served(url: str) -> None:
+    """A fresh client connects and gets an answer: the gateway keeps serving everyone."""
+    async with connect(url, open_timeout=20) as ws:
+        await ws.send('{"action": "ping"}')
+        assert await ws.recv()
+
+
+def test_a_garbage_frame_closes_only_that_client(cloud: LocalCloud) -> None:
+    """Robustness: an unmasked (invalid) frame closes that connection with 1002; a client
+    connected alongside is unaffected."""
+    api = kit.build_mock_api(cloud, "gwx-garbage")
+    url = urlsplit(api["url"])
+
+    async def scenario() -> None:
+        async with connect(api["url"]) as bystander:
+            sock = socket.create_connection((url.hostname, url.port), timeout=5)
+            try:
+                sock.sendall(UPGRADE.format(path=url.path).encode())
+                assert sock.recv(4096).startswith(b"HTTP/1.1 101")
+                sock.sendall(b"\x81\x05hello")  # not masked: a protocol error from a client
+                answer = sock.recv(4096)
+                assert answer[:1] == b"\x88" and answer[2:4] == (1002).to_bytes(2, "big")
+            finally:
+                sock.close()
+            await bystander.send("still there?")
+            assert "Forbidden" in await bystander.recv()
+
+    kit.run_async(scenario())
+
+
+def test_malformed_http_gets_a_small_error_never_a_traceback(cloud: LocalCloud) -> None:
+    """Robustness: garbage, an oversized head, a bad Content-Length: 4xx and close."""
+    api = kit.build_mock_api(cloud, "gwx-http")
+    for request, status in ((b"\x16\x03\x01 hello\r\n\r\n", b"400"),
+                            (b"GET / HTTP/1.1\r\nX: " + b"a" * 20000 + b"\r\n\r\n", b"431"),
+                            (b"POST / HTTP/1.1\r\nContent-Length: nope\r\n\r\n", b"400"),
+                            (b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", b"411")):
+        answer = kit.raw_http(api["url"], request)
+        assert answer.split(b" ")[1] == status, answer[:100]
+        assert b"Traceback" not in answer
+    kit.run_async(still_served(api["url"]))
+
+
+def test_a_client_vanishing_mid_handshake(cloud: LocalCloud) -> None:
+    """Robustness: a client that leaves during $connect harms nobody; as AWS saw the
+    connection succeed, $disconnect runs for it with 1006."""
+    fn = kit.deploy_function(cloud, "gwx-slow-connect", SLOW_CONNECT_SOURCE, timeout=10)
+    api = kit.build_websocket_api(cloud, "gwx-vanish", {"$connect": fn, "$disconnect": fn,
+                                                        "$default": fn})
+    url = urlsplit(api["url"])
+    sock = socket.create_connection((url.hostname, url.port), timeout=5)
+    sock.sendall(UPGRADE.format(path=url.path).encode())
+    sock.close()
+    kit.run_async(still_served_quietly(api["url"]))
+    [event] = kit.logged_events(cloud, "gwx-slow-connect", where=lambda e: (
+        e["requestContext"]["eventType"] == "DISCONNECT"
+        and e["requestContext"]["disconnectStatusCode"] == 1006))
+    connects = kit.logged_events(cloud, "gwx-slow-connect", count=2, where=lambda e: (
+        e["requestContext"]["eventType"] == "CONNECT"))
+    assert event["requestContext"]["connectionId"] in {
+        e["requestContext"]["connectionId"] for e in connects}
+
+
+async def still_served_quietly(url: str) -> None:
+    async with connect(url, open_timeout=20) as ws:
+        assert ws.response.status_code == 101
+
+
+def test_a_function_deleted_while_clients_are_connected(cloud: LocalCloud) -> None:
+    """Robustness: the route's function is deleted under open connections: messages get the
+    Internal server error frame, the connections stay, other APIs keep working."""
+    fn = kit.deploy_function(cloud, "gwx-doomed", kit.ECHO_SOURCE)
+    api = kit.build_websocket_api(cloud, "gwx-doomed", {"$default": fn}, two_way=("$default",))
+    other = kit.build_mock_api(cloud, "gwx-bystander", ("ping",))
+
+    async def scenario() -> None:
+        async with connect(api["url"], open_timeout=20) as a, connect(api["url"]) as b:
+            await a.send("before")
+            assert json.loads(await a.recv())["body"] == "before"
+            await asyncio.to_thread(cloud.client("lambda").delete_function,
+                                    FunctionName="gwx-doomed")
+            for ws in (a, b):
+                await ws.send("after")
+                assert json.loads(await ws.recv())["message"] == "Internal server error"
+            await still_served(other["url"])
+
+    kit.run_async(scenario())
+
+
+def test_access_log_lines_fill_the_context_variables(cloud: LocalCloud) -> None:
+    """Observability: with AccessLogSettings, one line per event (CONNECT, MESSAGE,
+    DISCONNECT) with $context.* filled in; unknown variables are "-"."""
+    fn = kit.deploy_function(cloud, "gwx-logged", kit.ECHO_SOURCE)
+    group = "/workshop/gwx-access"
+    fmt = json.dumps({k: f"$context.{k}" for k in (
+        "requestId", "extendedRequestId", "eventType", "routeKey", "status", "connectionId",
+        "messageId", "apiId", "stage", "domainName", "integrationLatency", "requestTime",
+        "requestTimeEpoch", "connectedAt", "identity.sourceIp", "error.message", "nope")})
+    api = kit.build_websocket_api(
+        cloud, "gwx-logged", {"$default": fn}, two_way=("$default",),
+        stage_kwargs={"AccessLogSettings": {
+            "DestinationArn": f"arn:aws:logs:{cloud.region}:123456789012:log-group:{group}",
+            "Format": fmt}})
+
+    async def scenario() -> str:
+        async with connect(api["url"], open_timeout=20) as ws:
+            await ws.send("logged")
+            return json.loads(await ws.recv())["requestContext"]["connectionId"]
+
+    cid = kit.run_async(scenario())
+    logs = cloud.client("logs")
+    deadline = time.monotonic() + 10
+    lines: list[dict[str, Any]] = []
+    while time.monotonic() < deadline and len(lines) < 3:
+        try:
+            events = logs.filter_log_events(logGroupName=group)["events"]
+        except logs.exceptions.ResourceNotFoundException:
+            events = []
+        lines = [json.loads(e["message"]) for e in events]
+        lines = [line for line in lines if line["connectionId"] == cid]
+        time.sleep(0.1)
+    assert [line["eventType"] for line in lines] == ["CONNECT", "MESSAGE", "DISCONNECT"]
+    connect_line, message_line, _ = lines
+    assert message_line["routeKey"] == "$default" and message_line["status"] == "200"
+    assert message_line["messageId"] != "-" and connect_line["messageId"] == "-"
+    assert message_line["requestId"] == message_line["extendedRequestId"]
+    assert message_line["integrationLatency"].isdigit()
+    assert message_line["nope"] == "-" and message_line["error.message"] == "-"
+    assert message_line["apiId"] == api["api_id"] and message_line["stage"] == "test"
+
+
+def test_status_lists_served_stages_and_open_connections(cloud: LocalCloud) -> None:
+    """status(): every served stage with its ws:// URL, deployment and open connections."""
+    api = kit.build_mock_api(cloud, "gwx-status")
+
+    async def scenario() -> tuple[str, dict[str, Any]]:
+        async with connect(api["url"], user_agent_header="status-test") as ws:
+            await ws.send("who")
+            cid = json.loads(await ws.recv())["connectionId"]
+            return cid, await asyncio.to_thread(cloud.status)
+
+    cid, state = kit.run_async(scenario())
+    [entry] = [a for a in state["apis"] if a["api_id"] == api["api_id"]]
+    assert entry["name"] == "gwx-status"
+    [stage] = entry["stages"]
+    assert stage["url"] == api["url"] and stage["deployment_id"]
+    [conn] = stage["connections"]
+    assert conn["connection_id"] == cid and conn["user_agent"] == "status-test"
+    assert conn["source_ip"] == "127.0.0.1" and conn["connected_at"].endswith("Z")
+    assert cid in format_status(state)

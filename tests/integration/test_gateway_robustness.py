@@ -180,3 +180,22 @@ def test_status_lists_served_stages_and_open_connections(cloud: LocalCloud) -> N
     assert conn["connection_id"] == cid and conn["user_agent"] == "status-test"
     assert conn["source_ip"] == "127.0.0.1" and conn["connected_at"].endswith("Z")
     assert cid in format_status(state)
+
+
+def test_stopping_the_cloud_closes_every_connection_with_1001() -> None:
+    """stop(): every connection is closed with 1001 "Going away", within a bound."""
+    with LocalCloud() as own:
+        api = kit.build_mock_api(own, "gwx-stop")
+
+        async def scenario() -> list[tuple[int | None, str | None]]:
+            clients = [await connect(api["url"]) for _ in range(20)]
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            await asyncio.to_thread(own.close)
+            for ws in clients:
+                await ws.wait_closed()
+            assert loop.time() - started < 15
+            return [(ws.close_code, ws.close_reason) for ws in clients]
+
+        codes = kit.run_async(scenario())
+    assert codes == [(1001, "Going away")] * 20

@@ -109,6 +109,9 @@ class ChatRoom:
         self._seen[name] = 0
         if announce:
             await ws.send(json.dumps({"action": "join"}))
+            # Let the join be handled before anything else happens: a frame sent right after
+            # would run concurrently with it, and the transcript would lose its fixed order.
+            await self.settle()
         return client
 
     async def settle(self, timeout_s: float = 10.0) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 import time
 from contextlib import ExitStack
 from pathlib import Path
@@ -37,11 +38,17 @@ def execute(path: Path, write: bool) -> tuple[bool, float, str]:
     client = NotebookClient(nb, timeout=NOTEBOOK_TIMEOUT_S, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}})
     started = time.monotonic()
-    try:
-        client.execute()
-        ok, detail = True, ""
-    except CellExecutionError as exc:
-        ok, detail = False, str(exc).strip().splitlines()[-1] if str(exc).strip() else "error"
+    # The kernel's own stderr (start-up warnings) goes to a file, read only if it failed.
+    with tempfile.TemporaryFile("w+") as kernel_log:
+        try:
+            client.execute(stderr=kernel_log)
+            ok, detail = True, ""
+        except CellExecutionError as exc:
+            lines = str(exc).strip().splitlines()
+            ok, detail = False, lines[-1] if lines else "error"
+        except RuntimeError as exc:  # the kernel died or never answered
+            kernel_log.seek(0)
+            ok, detail = False, f"{exc}\n{kernel_log.read()[-2000:]}"
     elapsed = time.monotonic() - started
     if write and ok:
         nbformat.write(nb, path)

@@ -81,6 +81,7 @@ class LocalCloudServer:
             create_backend_app,
         )
 
+        from ..chatpage import ChatPageExtension
         from .deployments import ApiGatewayV2Extension, DeploymentStore
         from .gateway import Gateway
         from .lambda_runtime import LambdaRuntime
@@ -102,6 +103,7 @@ class LocalCloudServer:
             DomainDispatcherApplication(create_backend_app),
             [
                 StatusExtension(cloud),
+                ChatPageExtension(),
                 ApiGatewayV2Extension(cloud),
                 cloud.runtime.aws_extension(),
             ],

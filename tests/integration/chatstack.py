@@ -53,11 +53,12 @@ def deploy(target: Target) -> stack.ChatApi:
 
 
 def chat_stack_fixture(
-    *, prefix: str = PREFIX, limits: GatewayLimits | None = None
+    *, prefix: str = PREFIX, limits: GatewayLimits | None = None, name: str = "chat_stack"
 ) -> Callable[..., Any]:
-    """A module-scoped fixture yielding ``ChatStack(cloud, target, api)``."""
+    """A module-scoped fixture ``name`` yielding ``ChatStack(cloud, target, api)``; ``limits``
+    shrinks the gateway's quotas (e.g. its idle timeout) for that module's cloud."""
 
-    @pytest.fixture(scope="module")
+    @pytest.fixture(scope="module", name=name)
     def chat_stack() -> Iterator[ChatStack]:
         with LocalCloud(limits=limits) as cloud:
             target = target_for(cloud, prefix)

@@ -3,14 +3,21 @@ Chromium (through Playwright) chatting with other pages and with asyncio clients
 
 from __future__ import annotations
 
+import asyncio
 import http.client
-from urllib.parse import urlsplit
+import os
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode, urlsplit
 
 import pytest
 
+from workshop_utils.chat import ChatClient, ChatRoom, parse
 from workshop_utils.chatpage import page_url
+from workshop_utils.localcloud import GatewayLimits
 
-from .chatstack import chat_stack_fixture
+from .chatstack import ChatStack, chat_stack_fixture, connection_ids
 
 chat_stack = chat_stack_fixture()
 
@@ -86,3 +93,288 @@ def test_page_url_fills_in_url_and_name() -> None:
         "http://127.0.0.1:4566/_localcloud/chat/"
         "?url=wss%3A%2F%2Fabc.execute-api.eu-west-1.amazonaws.com%2Fdev&name=al+ice")
     assert page_url("http://127.0.0.1:4566/") == "http://127.0.0.1:4566/_localcloud/chat/"
+
+
+# --- the page in headless Chromium --------------------------------------------------------
+
+CHROMIUM = Path(os.environ.get("WORKSHOP_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+WAIT_S = 15.0  # every single wait in these tests is bounded by this
+SCENARIO_S = 120.0  # and every scenario as a whole by this
+XSS = "<img src=x onerror=alert(1)>"
+
+# A keep-alive test needs a gateway whose idle timeout is seconds, not 10 minutes.
+IDLE_TIMEOUT_S = 3.0
+idle_stack = chat_stack_fixture(
+    prefix="wschat-idle", limits=GatewayLimits(idle_timeout_s=IDLE_TIMEOUT_S), name="idle_stack")
+
+
+def playwright_api():
+    """Playwright's async API and a Chromium to drive, or a skip saying which is missing."""
+    try:
+        from playwright import async_api
+    except ImportError:
+        pytest.skip("Playwright is not installed (pip install playwright, or `make setup`)")
+    if not (CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK)):
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium, or `make setup`; "
+                    "WORKSHOP_CHROMIUM=<path> for another one)")
+    return async_api
+
+
+def run(scenario: Callable[[Any], Awaitable[None]]) -> None:
+    """Run ``scenario(browser)`` in a fresh headless Chromium, bounded by SCENARIO_S."""
+    api = playwright_api()
+
+    async def main() -> None:
+        async with api.async_playwright() as pw:
+            browser = await pw.chromium.launch(
+                executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, timeout=WAIT_S * 1000)
+            try:
+                await asyncio.wait_for(scenario(browser), SCENARIO_S)
+            finally:
+                await browser.close()
+
+    asyncio.run(main())
+
+
+class ChatPage:
+    """One browser tab on the chat page, with what it must never do recorded."""
+
+    def __init__(self, page: Any, name: str) -> None:
+        self.page = page
+        self.name = name
+        self.dialogs: list[str] = []
+        self.errors: list[str] = []
+        page.on("dialog", self._dialog)
+        page.on("pageerror", lambda exc: self.errors.append(f"uncaught: {exc}"))
+        page.on("console", self._console)
+
+    def _dialog(self, dialog: Any) -> None:
+        self.dialogs.append(dialog.message)
+        asyncio.ensure_future(dialog.dismiss())
+
+    def _console(self, message: Any) -> None:
+        if "Content Security Policy" in message.text:
+            self.errors.append(f"CSP: {message.text}")
+
+    @classmethod
+    async def open(cls, browser: Any, stack: ChatStack, name: str, **query: str) -> ChatPage:
+        page = cls(await browser.new_page(), name)
+        url = page_url(stack.cloud.aws_endpoint, stack.api.url, name)
+        if query:
+            url += "&" + urlencode(query)
+        await page.page.goto(url, timeout=WAIT_S * 1000)
+        await page.expect_state("connected")
+        return page
+
+    async def expect_state(self, state: str) -> None:
+        from playwright.async_api import expect
+
+        await expect(self.page.locator("#state")).to_have_attribute(
+            "data-state", state, timeout=WAIT_S * 1000)
+
+    async def expect_entry(self, kind: str, text: str) -> None:
+        """An entry of ``kind`` (message, presence, error, notice) containing ``text``."""
+        from playwright.async_api import expect
+
+        await expect(self.page.locator(f"#messages li.{kind}", has_text=text).first).to_be_visible(
+            timeout=WAIT_S * 1000)
+
+    async def say(self, text: str) -> None:
+        await self.page.locator("#message-input").fill(text)
+        await self.page.locator("#message-input").press("Enter")
+
+    def assert_well_behaved(self) -> None:
+        assert self.dialogs == [], f"{self.name}'s page opened dialogs: {self.dialogs}"
+        assert self.errors == [], f"{self.name}'s page: {self.errors}"
+
+
+async def frame_of(client: ChatClient, predicate: Callable[[dict], bool]) -> dict:
+    """The first frame ``client`` received that matches, waiting at most WAIT_S."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + WAIT_S
+    while True:
+        for frame in client.received:
+            data = parse(frame)
+            if isinstance(data, dict) and predicate(data):
+                return data
+        if loop.time() > deadline:
+            raise AssertionError(f"{client.name} never got the frame; got {client.received}")
+        await asyncio.sleep(0.05)
+
+
+def message_from(name: str, text: str) -> Callable[[dict], bool]:
+    return lambda f: f.get("type") == "message" and f.get("from") == name and f.get("text") == text
+
+
+def presence(event: str, name: str) -> Callable[[dict], bool]:
+    return lambda f: (f.get("type"), f.get("event"), f.get("name")) == ("presence", event, name)
+
+
+def test_two_pages_and_an_asyncio_client_chat(chat_stack) -> None:
+    async def scenario(browser: Any) -> None:
+        room = ChatRoom(chat_stack.api.url)
+        try:
+            carol = await room.join("carol")
+            alice = await ChatPage.open(browser, chat_stack, "alice")
+            await frame_of(carol, presence("join", "alice"))
+            bob = await ChatPage.open(browser, chat_stack, "bob")
+            await alice.expect_entry("presence", "bob joined")
+            await frame_of(carol, presence("join", "bob"))
+
+            await alice.say("hi from alice")
+            await bob.expect_entry("message", "alice: hi from alice")
+            await alice.expect_entry("message.mine", "alice: hi from alice")
+            await frame_of(carol, message_from("alice", "hi from alice"))
+
+            await carol.send("hi pages")
+            await alice.expect_entry("message", "carol: hi pages")
+            await bob.expect_entry("message", "carol: hi pages")
+
+            # A peer's HTML is text: shown as those characters, never parsed, never run.
+            await bob.say(XSS)
+            await carol.send(XSS)
+            await frame_of(carol, message_from("bob", XSS))
+            for page in (alice, bob):
+                texts = page.page.locator("#messages li.message .text", has_text="<img")
+                await texts.nth(1).wait_for(timeout=WAIT_S * 1000)
+                assert await texts.all_text_contents() == [XSS, XSS]
+                assert await page.page.locator("#messages img").count() == 0
+            await asyncio.sleep(0.5)  # an onerror would have fired by now
+
+            # The page rejects what the server would refuse, before connecting.
+            assert await alice.page.locator("#message-input").get_attribute("maxlength") == "1000"
+
+            await bob.page.close()
+            await alice.expect_entry("presence", "bob left")
+            await frame_of(carol, presence("leave", "bob"))
+            alice.assert_well_behaved()
+            bob.assert_well_behaved()
+        finally:
+            await room.close()
+
+    run(scenario)
+
+
+def test_page_reconnects_after_the_server_closes_it(chat_stack) -> None:
+    cloud, target, api = chat_stack
+
+    async def scenario(browser: Any) -> None:
+        room = ChatRoom(api.url)
+        try:
+            erin = await room.join("erin")
+            dave = await ChatPage.open(browser, chat_stack, "dave")
+            [first_id] = connection_ids(target, "dave")
+
+            await asyncio.to_thread(
+                target.management_client(api.api_id, api.stage).delete_connection,
+                ConnectionId=first_id)
+            await dave.expect_entry("notice", "connection closed by the server (close 1000")
+            await dave.expect_state("connected")  # by itself, after a jittered backoff
+            [second_id] = connection_ids(target, "dave")
+            assert second_id != first_id
+
+            await dave.say("back again")
+            await frame_of(erin, message_from("dave", "back again"))
+            await erin.send("welcome back")
+            await dave.expect_entry("message", "erin: welcome back")
+            dave.assert_well_behaved()
+        finally:
+            await room.close()
+
+    run(scenario)
+
+
+def test_leaving_does_not_reconnect(chat_stack) -> None:
+    async def scenario(browser: Any) -> None:
+        frank = await ChatPage.open(browser, chat_stack, "frank")
+        await frank.page.get_by_role("button", name="Leave").click()
+        await frank.expect_state("closed")
+        await expect_text(frank.page, "#state", "closed (close 1000 left)")
+        rejoin = frank.page.get_by_role("button", name="Join again")
+        assert await rejoin.evaluate("el => el === document.activeElement")
+        await asyncio.sleep(1.5)  # longer than the first backoff: nothing reconnects
+        await frank.expect_state("closed")
+        await rejoin.click()
+        await frank.expect_state("connected")
+        frank.assert_well_behaved()
+
+    run(scenario)
+
+
+def test_refused_handshake_is_explained_not_retried(chat_stack) -> None:
+    cloud, _, api = chat_stack
+
+    async def scenario(browser: Any) -> None:
+        page = ChatPage(await browser.new_page(), "nobody")
+        # An unknown stage: the gateway refuses the upgrade (403); a browser sees close 1006.
+        bad_url = api.url.rsplit("/", 1)[0] + "/nostage"
+        await page.page.goto(page_url(cloud.aws_endpoint, bad_url, "gina"), timeout=WAIT_S * 1000)
+        await page.expect_entry("error", "could not connect")
+        await page.expect_state("closed")
+        await asyncio.sleep(1.5)
+        await page.expect_state("closed")  # no retry loop
+
+        # A name the $connect handler would refuse is explained before any connection.
+        too_long = "x" * 33
+        await page.page.goto(page_url(cloud.aws_endpoint, api.url, too_long), timeout=WAIT_S * 1000)
+        await expect_text(page.page, "#join-error", "longer than 32 characters")
+        assert await page.page.locator("#name-input").get_attribute("aria-invalid") == "true"
+        assert await page.page.locator("#name-input").evaluate(
+            "el => el === document.activeElement")
+        page.assert_well_behaved()
+
+    run(scenario)
+
+
+def test_form_without_query_then_enter_joins(chat_stack) -> None:
+    cloud, _, api = chat_stack
+
+    async def scenario(browser: Any) -> None:
+        page = ChatPage(await browser.new_page(), "hana")
+        await page.page.goto(page_url(cloud.aws_endpoint), timeout=WAIT_S * 1000)
+        form = page.page.locator("#join-form")
+        await form.wait_for(timeout=WAIT_S * 1000)
+        # Labels name the inputs; the keyboard alone fills and submits the form.
+        await page.page.get_by_label("WebSocket URL").fill(api.url)
+        await page.page.get_by_label("Your name").fill("hana")
+        await page.page.get_by_label("Your name").press("Enter")
+        await page.expect_state("connected")
+        assert "name=hana" in page.page.url  # a reload keeps the room
+        assert await page.page.locator("#message-input").evaluate(
+            "el => el === document.activeElement")
+        assert await page.page.locator("#messages").get_attribute("aria-live") == "polite"
+        page.assert_well_behaved()
+
+    run(scenario)
+
+
+def test_keepalive_beats_the_idle_timeout(idle_stack) -> None:
+    async def scenario(browser: Any) -> None:
+        # keepalive=1: a harmless {"action": "join"} each second, inside the 3 s idle timeout.
+        watcher = await ChatPage.open(browser, idle_stack, "watcher", keepalive="1")
+        kept = await ChatPage.open(browser, idle_stack, "kept", keepalive="1")
+        idle = await ChatPage.open(browser, idle_stack, "idle", keepalive="60")
+        await idle.expect_entry("notice", "(close 1001 Going away)")
+        await idle.expect_state("connected")  # and it came back by itself
+        await asyncio.sleep(1)
+        for page in (watcher, kept):
+            closes = page.page.locator("#messages li.notice", has_text="closed by the server")
+            assert await closes.count() == 0
+            await page.expect_state("connected")
+        # Several seconds of keep-alive joins from kept, and it was announced exactly once.
+        joined = watcher.page.locator("#messages li.presence", has_text="kept joined")
+        assert await joined.count() == 1
+        for page in (watcher, kept, idle):
+            page.assert_well_behaved()
+
+    run(scenario)
+
+
+async def expect_text(page: Any, selector: str, text: str) -> None:
+    from playwright.async_api import expect
+
+    await expect(page.locator(selector)).to_contain_text(text, timeout=WAIT_S * 1000)

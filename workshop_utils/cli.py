@@ -98,6 +98,12 @@ def cmd_cleanup(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_chat(args: argparse.Namespace) -> int:
+    from .terminal_chat import main as chat
+
+    return chat(args.url, args.name, browser=args.browser, home=args.home)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="workshop", description=__doc__)
     parser.add_argument("--home", help="local cloud home (default $WORKSHOP_HOME or .workshop/)")
@@ -122,6 +128,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "cleanup", help="delete every resource of the workshop (WORKSHOP_TARGET/PREFIX)"
     ).set_defaults(func=cmd_cleanup)
+
+    chat = sub.add_parser("chat", help="chat in this terminal (or --browser) like wscat")
+    chat.add_argument("url", nargs="?", help="the stage's ws:// or wss:// URL (default: the "
+                      "workshop's API on the current target)")
+    chat.add_argument("--name", help="your name in the chat (default: a guest name)")
+    chat.add_argument("--browser", action="store_true",
+                      help="open the browser chat page instead (and print its address)")
+    chat.set_defaults(func=cmd_chat)
     return parser
 
 

@@ -1,0 +1,256 @@
+"""``workshop chat`` in a pseudo-terminal against the real chat stack on a local cloud."""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import os
+import re
+import select
+import signal
+import subprocess
+import sys
+import termios
+import time
+import urllib.request
+from typing import Any
+
+import pytest
+
+from workshop_utils.chat import ChatClient, ChatRoom, parse
+from workshop_utils.terminal_chat import with_name
+
+from .chatstack import chat_stack_fixture
+
+chat_stack = chat_stack_fixture(prefix="wschat-term")
+
+WAIT_S = 15.0  # every wait below is bounded by this
+WORKSHOP = [sys.executable, "-m", "workshop_utils.cli"]
+
+
+def _controlling_tty() -> None:  # runs in the child: the pty becomes its terminal, as in a shell
+    os.setsid()
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
+class PtyProcess:
+    """``workshop …`` with a pseudo-terminal as stdin, stdout and stderr."""
+
+    def __init__(self, args: list[str], env: dict[str, str] | None = None) -> None:
+        self.master, slave = os.openpty()
+        self.proc = subprocess.Popen(
+            [*WORKSHOP, *args], stdin=slave, stdout=slave, stderr=slave, close_fds=True,
+            preexec_fn=_controlling_tty, env={**os.environ, **(env or {})},
+        )
+        os.close(slave)
+        self.output = ""
+
+    def _read(self, wait_s: float) -> None:
+        ready, _, _ = select.select([self.master], [], [], wait_s)
+        if ready:
+            try:
+                self.output += os.read(self.master, 65536).decode("utf-8", "replace")
+            except OSError:  # EIO: the child closed its side
+                time.sleep(wait_s)
+
+    async def expect(self, pattern: str) -> re.Match[str]:
+        """Wait (at most WAIT_S) for ``pattern`` in what the terminal showed."""
+        deadline = time.monotonic() + WAIT_S
+        while not (match := re.search(pattern, self.output)):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no {pattern!r} in the terminal:\n{self.output}")
+            await asyncio.to_thread(self._read, 0.1)
+        return match
+
+    def type(self, text: str) -> None:
+        os.write(self.master, text.encode())
+
+    async def wait(self) -> int:
+        """The exit status, reading the terminal meanwhile (a full pty would block the child)."""
+        deadline = time.monotonic() + WAIT_S
+        while self.proc.poll() is None:
+            if time.monotonic() > deadline:
+                self.kill()
+                raise AssertionError(f"workshop chat did not exit:\n{self.output}")
+            await asyncio.to_thread(self._read, 0.1)
+        await asyncio.to_thread(self._read, 0.1)
+        return self.proc.returncode
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
+
+    def close(self) -> None:
+        self.kill()
+        os.close(self.master)
+
+
+async def frame_of(client: ChatClient, kind: str, **fields: Any) -> dict:
+    deadline = time.monotonic() + WAIT_S
+    while time.monotonic() < deadline:
+        for frame in client.received:
+            data = parse(frame)
+            if (isinstance(data, dict) and data.get("type") == kind
+                    and all(data.get(k) == v for k, v in fields.items())):
+                return data
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{client.name} never got {kind} {fields}; got {client.received}")
+
+
+def run(scenario: Any) -> None:
+    asyncio.run(asyncio.wait_for(scenario(), 90))
+
+
+def test_terminal_chat_talks_and_leaves_on_ctrl_d(chat_stack) -> None:
+    async def scenario() -> None:
+        room = ChatRoom(chat_stack.api.url)
+        term = PtyProcess(["chat", chat_stack.api.url, "--name", "ivy"])
+        try:
+            jack = await room.join("jack")
+            await term.expect(r"connected to ws://\S+ as ivy \(Ctrl-D or Ctrl-C to leave\)")
+            await frame_of(jack, "presence", event="join", name="ivy")
+
+            await jack.send("hello ivy")
+            await term.expect(r"jack: hello ivy")
+            await room.join("kim")
+            await term.expect(r"\* kim joined")
+
+            term.type("hi jack, <b>bold</b> stays text\n")
+            await frame_of(jack, "message", **{"from": "ivy", "text": "hi jack, <b>bold</b> "
+                                               "stays text"})
+            await term.expect(r"ivy: hi jack, <b>bold</b> stays text")
+
+            term.type('{"action": "nope"}\n')  # typed text is a message, never a raw frame
+            await frame_of(jack, "message", **{"from": "ivy", "text": '{"action": "nope"}'})
+
+            term.type("\x04")  # Ctrl-D at the start of a line: end of input
+            assert await term.wait() == 0, term.output
+            await term.expect(r"left the chat \(close 1000\)")
+            await frame_of(jack, "presence", event="leave", name="ivy")
+            assert "Traceback" not in term.output
+        finally:
+            term.close()
+            await room.close()
+
+    run(scenario)
+
+
+def test_ctrl_c_leaves_cleanly(chat_stack) -> None:
+    async def scenario() -> None:
+        room = ChatRoom(chat_stack.api.url)
+        term = PtyProcess(["chat", chat_stack.api.url, "--name", "lee"])
+        try:
+            mo = await room.join("mo")
+            await term.expect(r"connected to .* as lee")
+            await frame_of(mo, "presence", event="join", name="lee")
+            term.type("\x03")  # the terminal turns it into SIGINT for the foreground process
+            assert await term.wait() == 0, term.output
+            await term.expect(r"left the chat \(close 1000\)")
+            await frame_of(mo, "presence", event="leave", name="lee")
+            assert "Traceback" not in term.output and "KeyboardInterrupt" not in term.output
+        finally:
+            term.close()
+            await room.close()
+
+    run(scenario)
+
+
+def test_refused_name_is_one_line_and_fails(chat_stack) -> None:
+    async def scenario() -> None:
+        term = PtyProcess(["chat", chat_stack.api.url, "--name", "n" * 33])
+        try:
+            assert await term.wait() != 0
+            lines = [line for line in term.output.splitlines() if line.strip()]
+            assert len(lines) == 1, term.output
+            assert re.fullmatch(
+                r"workshop chat: the chat refused the name 'n{33}' \(HTTP 400\): use at most 32 "
+                r"printable characters \(ws://\S+\)", lines[0].strip()), lines
+        finally:
+            term.close()
+
+    run(scenario)
+
+
+@pytest.mark.parametrize(("url", "message"), [
+    ("ws://127.0.0.1:9/nope/dev",
+     r"cannot reach ws://127.0.0.1:9/nope/dev: connection refused \(nothing listens .*\)"),
+    ("ws://no-such-host.invalid/x/dev",
+     r"cannot reach ws://no-such-host.invalid/x/dev: unknown host \(.*\)"),
+    ("http://127.0.0.1:9/", r"not a WebSocket URL: 'http://127.0.0.1:9/' \(use ws://… or wss://…\)"),
+])
+def test_unreachable_or_bad_url_is_one_line(url: str, message: str) -> None:
+    done = subprocess.run([*WORKSHOP, "chat", url, "--name", "x"], capture_output=True,
+                          text=True, timeout=WAIT_S, stdin=subprocess.DEVNULL)
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert len(done.stderr.splitlines()) == 1, done.stderr
+    assert re.fullmatch(f"workshop chat: {message}", done.stderr.strip()), done.stderr
+
+
+def test_unknown_stage_is_explained(chat_stack) -> None:
+    url = chat_stack.api.url.rsplit("/", 1)[0] + "/nostage"
+    done = subprocess.run([*WORKSHOP, "chat", url, "--name", "x"], capture_output=True,
+                          text=True, timeout=WAIT_S, stdin=subprocess.DEVNULL)
+    assert done.returncode == 1
+    assert done.stderr.strip() == (
+        f"workshop chat: no such API or stage (HTTP 403 Forbidden): check the URL ({url})")
+
+
+def test_without_url_finds_the_workshop_api(chat_stack) -> None:
+    cloud, target, api = chat_stack
+    env = {"WORKSHOP_HOME": str(cloud.settings.home), "WORKSHOP_PREFIX": target.prefix,
+           "WORKSHOP_TARGET": "local"}
+
+    async def scenario() -> None:
+        room = ChatRoom(api.url)
+        term = PtyProcess(["chat", "--name", "nia"], env=env)
+        try:
+            await term.expect(re.escape(f"connected to {api.url} as nia"))
+            term.type("found it\n")
+            await term.expect(r"nia: found it")
+            term.type("\x04")
+            assert await term.wait() == 0
+        finally:
+            term.close()
+            await room.close()
+
+    run(scenario)
+
+    other = subprocess.run([*WORKSHOP, "chat", "--name", "x"], capture_output=True, text=True,
+                           timeout=WAIT_S, env={**os.environ, **env, "WORKSHOP_PREFIX": "nobody"})
+    assert other.returncode == 1
+    assert other.stderr.startswith(
+        "workshop chat: no API named 'nobody-chat-api' on the local target"), other.stderr
+
+
+def test_browser_flag_prints_and_opens_the_page(chat_stack, tmp_path) -> None:
+    cloud, target, api = chat_stack
+    opened = tmp_path / "opened"
+    fake_browser = tmp_path / "browser"
+    fake_browser.write_text(f'#!/bin/sh\necho "$1" > {opened}\n')
+    fake_browser.chmod(0o755)
+    env = {**os.environ, "WORKSHOP_HOME": str(cloud.settings.home),
+           "WORKSHOP_PREFIX": target.prefix, "BROWSER": str(fake_browser)}
+    done = subprocess.run([*WORKSHOP, "chat", "--name", "olga", "--browser"], env=env,
+                          capture_output=True, text=True, timeout=WAIT_S)
+    assert done.returncode == 0, done.stderr
+    page = done.stdout.strip().removeprefix("chat page: ")
+    assert page.startswith(f"{cloud.aws_endpoint}/_localcloud/chat/?url=ws")
+    assert page.endswith("&name=olga")
+    deadline = time.monotonic() + WAIT_S
+    while not opened.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert opened.read_text().strip() == page
+    with urllib.request.urlopen(page, timeout=WAIT_S) as response:
+        assert response.status == 200 and b"chat.js" in response.read()
+
+
+def test_with_name_keeps_other_parameters() -> None:
+    assert with_name("wss://a.example/dev", "al ice") == "wss://a.example/dev?name=al+ice"
+    assert with_name("ws://h/x/dev?k=1&name=old", "new") == "ws://h/x/dev?k=1&name=new"
+    assert with_name("ws://h/x/dev", None) == "ws://h/x/dev"
+
+
+def test_sigint_handler_is_restored() -> None:
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

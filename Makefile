@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup lab run notebooks test lint bench cloud-start cloud-stop clean
+.PHONY: setup chromium lab run notebooks test lint bench cloud-start cloud-stop clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -13,7 +13,21 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-setup: $(STAMP)
+setup: $(STAMP) chromium
+
+## Chromium for the browser chat tests. Never fails the build: where it cannot be installed,
+## it says why and tests/integration/test_browser_chat.py skips its browser tests.
+chromium:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" != 0 ]; then \
+	  echo "chromium: /usr/bin/chromium is missing and we are not root: not installing it (the browser tests will skip; as root: apt-get install chromium)"; \
+	elif ! command -v apt-get >/dev/null 2>&1; then \
+	  echo "chromium: /usr/bin/chromium is missing and there is no apt-get: not installing it (the browser tests will skip)"; \
+	else \
+	  echo "chromium: installing Debian's chromium for the browser tests"; \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+	    || echo "chromium: apt-get could not install chromium (the browser tests will skip)"; \
+	fi
 
 ## make lab: start the local cloud and open JupyterLab on notebooks/
 lab: setup

@@ -168,7 +168,14 @@ class ChatPage:
             url += "&" + urlencode(query)
         await page.page.goto(url, timeout=WAIT_S * 1000)
         await page.expect_state("connected")
+        await page.expect_only_visible("#chat", "#join-form")
         return page
+
+    async def expect_only_visible(self, shown: str, hidden: str) -> None:
+        from playwright.async_api import expect
+
+        await expect(self.page.locator(shown)).to_be_visible(timeout=WAIT_S * 1000)
+        await expect(self.page.locator(hidden)).to_be_hidden(timeout=WAIT_S * 1000)
 
     async def expect_state(self, state: str) -> None:
         from playwright.async_api import expect
@@ -298,6 +305,7 @@ def test_leaving_does_not_reconnect(chat_stack) -> None:
         assert await rejoin.evaluate("el => el === document.activeElement")
         await asyncio.sleep(1.5)  # longer than the first backoff: nothing reconnects
         await frank.expect_state("closed")
+        assert await frank.page.get_by_role("button", name="Leave").is_hidden()
         await rejoin.click()
         await frank.expect_state("connected")
         frank.assert_well_behaved()
@@ -322,6 +330,7 @@ def test_refused_handshake_is_explained_not_retried(chat_stack) -> None:
         too_long = "x" * 33
         await page.page.goto(page_url(cloud.aws_endpoint, api.url, too_long), timeout=WAIT_S * 1000)
         await expect_text(page.page, "#join-error", "longer than 32 characters")
+        await page.expect_only_visible("#join-form", "#chat")
         assert await page.page.locator("#name-input").get_attribute("aria-invalid") == "true"
         assert await page.page.locator("#name-input").evaluate(
             "el => el === document.activeElement")
@@ -336,13 +345,13 @@ def test_form_without_query_then_enter_joins(chat_stack) -> None:
     async def scenario(browser: Any) -> None:
         page = ChatPage(await browser.new_page(), "hana")
         await page.page.goto(page_url(cloud.aws_endpoint), timeout=WAIT_S * 1000)
-        form = page.page.locator("#join-form")
-        await form.wait_for(timeout=WAIT_S * 1000)
+        await page.expect_only_visible("#join-form", "#chat")
         # Labels name the inputs; the keyboard alone fills and submits the form.
         await page.page.get_by_label("WebSocket URL").fill(api.url)
         await page.page.get_by_label("Your name").fill("hana")
         await page.page.get_by_label("Your name").press("Enter")
         await page.expect_state("connected")
+        await page.expect_only_visible("#chat", "#join-form")
         assert "name=hana" in page.page.url  # a reload keeps the room
         assert await page.page.locator("#message-input").evaluate(
             "el => el === document.activeElement")

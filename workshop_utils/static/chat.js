@@ -2,7 +2,7 @@
 //
 // Protocol (lambda_src/): connect to the stage URL with ?name=<name>, send {"action": "join"}
 // once open, send {"action": "sendmessage", "message": text}. Frames received: type "message",
-// "presence" or "error", and API Gateway's own {"message": "Forbidden", "connectionId", ...}.
+// "presence", "welcome" or "error", and API Gateway's own {"message": "Forbidden", ...}.
 //
 // Everything a peer sent is put in the page with textContent, never as HTML.
 "use strict";
@@ -160,6 +160,11 @@
     } else if (data.type === "presence") {
       const verb = { join: "joined", leave: "left" }[data.event] ?? String(data.event);
       addText("presence", `${String(data.name ?? "?")} ${verb}`, data.at);
+    } else if (data.type === "welcome") {
+      // Our own join acknowledged, once per connection, with who else is here.
+      const online = Array.isArray(data.online) ? data.online.map(String) : [];
+      const here = online.length ? `here: ${online.join(", ")}` : "nobody else is here yet";
+      addText("presence", `welcome, ${String(data.name ?? config.name)} (${here})`, data.at);
     } else if (data.type === "error") {
       addText("error", `error: ${String(data.error ?? "")}`);
     } else if ("message" in data && "connectionId" in data) {
@@ -287,7 +292,7 @@
     document.title = `${config.name} — WebSocket chat`;
     ui.joinForm.hidden = true;
     ui.chat.hidden = false;
-    ui.who.textContent = `You are ${config.name} on ${config.url}.`;
+    ui.who.textContent = `You are ${config.name} on ${config.url}. Enter sends.`;
     everOpened = false;
     failures = 0;
     connect();

@@ -3,8 +3,8 @@
 The workshop's chat protocol (see lambda_src/): a client connects to the stage URL with
 ``?name=<name>``, sends ``{"action": "join"}`` to announce itself, and sends messages as
 ``{"action": "sendmessage", "message": "<text>"}``. It receives JSON frames of ``type``
-``message``, ``presence`` or ``error`` (and API Gateway's own ``Forbidden`` / ``Internal
-server error`` frames).
+``message``, ``presence``, ``welcome`` (its own join acknowledged, after the others were told)
+or ``error`` (and API Gateway's own ``Forbidden`` / ``Internal server error`` frames).
 
 Deliveries to different clients race each other, so :class:`ChatRoom` waits until every
 client got what it expects and prints the new frames in a fixed order (clients in join order):
@@ -25,6 +25,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 T = TypeVar("T")
 SETTLE_S = 0.3  # quiet time after which no more frames are expected
+WELCOME_TIMEOUT_S = 30.0  # a cold start on AWS takes a second or two; this is generous
 
 
 def describe(frame: str) -> str:
@@ -41,6 +42,9 @@ def describe(frame: str) -> str:
     if kind == "presence":
         verb = {"join": "joined", "leave": "left"}.get(data.get("event"), data.get("event"))
         return f"* {data.get('name')} {verb}"
+    if kind == "welcome":
+        here = ", ".join(data.get("online") or []) or "nobody else yet"
+        return f"* welcome, {data.get('name')} (here: {here})"
     if kind == "error":
         return f"! error: {data.get('error')}"
     if "message" in data and "connectionId" in data:  # API Gateway's own error frames
@@ -54,6 +58,7 @@ class ChatClient:
     ws: ClientConnection
     received: list[str] = field(default_factory=list)
     closed: asyncio.Event = field(default_factory=asyncio.Event)
+    welcomed: asyncio.Event = field(default_factory=asyncio.Event)
     close_code: int | None = None
     _reader: asyncio.Task[None] | None = None
 
@@ -63,16 +68,42 @@ class ChatClient:
     async def _read(self) -> None:
         try:
             async for frame in self.ws:
-                self.received.append(frame if isinstance(frame, str) else frame.decode())
+                text = frame if isinstance(frame, str) else frame.decode()
+                self.received.append(text)
+                if '"welcome"' in text and isinstance(data := parse(text), dict) and (
+                        data.get("type") == "welcome"):
+                    self.welcomed.set()
         except ConnectionClosed:
             pass
         finally:
             self.close_code = self.ws.close_code
             self.closed.set()
 
-    async def send(self, text: str) -> None:
-        """Send a chat message through the ``sendmessage`` route."""
+    async def send(self, text: str, timeout_s: float = WELCOME_TIMEOUT_S) -> None:
+        """Send a chat message through the ``sendmessage`` route and wait for its echo.
+
+        The chat sends every message back to its sender too; once the echo is here the
+        fan-out to the others is done or nearly, and what is sent next cannot overtake it.
+        """
+        seen = len(self.received)
         await self.ws.send(json.dumps({"action": "sendmessage", "message": text}))
+        await self.wait_for(lambda f: f.get("type") == "message" and f.get("from") == self.name
+                            and f.get("text") == text, after=seen, timeout_s=timeout_s)
+
+    async def wait_for(self, match: Callable[[dict[str, Any]], bool], *, after: int = 0,
+                       timeout_s: float = WELCOME_TIMEOUT_S) -> dict[str, Any] | None:
+        """The first JSON frame from index ``after`` on that ``match`` accepts, or None once
+        ``timeout_s`` has passed (what did arrive is still in the transcript)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while True:
+            for frame in self.received[after:]:
+                data = parse(frame)
+                if isinstance(data, dict) and match(data):
+                    return data
+            if loop.time() > deadline or self.closed.is_set():
+                return None
+            await asyncio.sleep(0.005)
 
     async def send_raw(self, frame: str) -> None:
         """Send a frame exactly as given (to see how the chat handles bad input)."""
@@ -109,9 +140,16 @@ class ChatRoom:
         self._seen[name] = 0
         if announce:
             await ws.send(json.dumps({"action": "join"}))
-            # Let the join be handled before anything else happens: a frame sent right after
-            # would run concurrently with it, and the transcript would lose its fixed order.
-            await self.settle()
+            # Wait for the chat's welcome: by then everyone else has been told, so nothing
+            # sent next can overtake the join (frames run as concurrent invocations).
+            try:
+                await asyncio.wait_for(client.welcomed.wait(), WELCOME_TIMEOUT_S)
+            except TimeoutError:
+                raise TimeoutError(
+                    f"{name}: no welcome from the chat within {WELCOME_TIMEOUT_S:.0f} s; is the "
+                    "$default route deployed, and does the broadcast function work? (notebook 06 "
+                    "shows its log)"
+                ) from None
         return client
 
     async def settle(self, timeout_s: float = 10.0) -> None:
@@ -146,14 +184,38 @@ class ChatRoom:
         lines = self.new_lines()
         print("\n".join(lines) if lines else "(nothing received)")
 
-    async def leave(self, name: str) -> None:
+    async def leave(self, name: str, timeout_s: float = WELCOME_TIMEOUT_S) -> None:
+        """Close ``name``'s connection and wait until the others were told it left."""
         await self.clients[name].close()
+        await self.gone(name, timeout_s)
+
+    async def gone(self, name: str, timeout_s: float = WELCOME_TIMEOUT_S) -> None:
+        """Wait until ``name``'s connection is closed (e.g. by ``delete_connection``) and every
+        other open client got the leave notice ($disconnect runs after the close, cold or warm).
+        Returns quietly after ``timeout_s``: the transcript then shows what did arrive."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        leaver = self.clients[name]
+        while loop.time() < deadline:
+            others = [c for n, c in self.clients.items() if n != name and not c.closed.is_set()]
+            if leaver.closed.is_set() and all(_was_told_leave(c, name) for c in others):
+                return
+            await asyncio.sleep(0.01)
 
     async def close(self) -> None:
         """Close every client (safe to call twice)."""
         for client in self.clients.values():
             if not client.closed.is_set():
                 await client.close()
+
+
+def _was_told_leave(client: ChatClient, name: str) -> bool:
+    for frame in reversed(client.received):
+        data = parse(frame)
+        if isinstance(data, dict) and data.get("type") == "presence" and (
+                data.get("event"), data.get("name")) == ("leave", name):
+            return True
+    return False
 
 
 def run_sync(make: Callable[[], Awaitable[T]]) -> T:

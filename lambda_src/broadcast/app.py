@@ -7,7 +7,8 @@ Frames a client may send (route selection ``$request.body.action``):
   every connection, the sender included, as ``{"type": "message", "from", "text", "at"}``.
 
 The first of these from a connection also sends ``{"type": "presence", "event": "join"}`` to
-the others, exactly once per connection. Anything malformed gets ``{"type": "error", "error":
+the others, exactly once per connection, and then ``{"type": "welcome", "name", "online":
+[names of the others], "at"}`` to the sender: its acknowledgement that it has been announced. Anything malformed gets ``{"type": "error", "error":
 "<short reason>"}`` back to the sender only.
 """
 
@@ -136,13 +137,20 @@ def lambda_handler(event: dict, context) -> dict:
         sender = load_sender(connection_id)
         everyone: list[str] | None = None
         if sender.known and not sender.announced and claim_announcement(connection_id):
-            everyone = chat_common.scan_connection_ids()
+            people = chat_common.scan_connections()
+            others = [cid for cid in people if cid != connection_id]
             result = chat_common.fan_out(
-                endpoint, chat_common.presence("join", sender.name, at),
-                [cid for cid in everyone if cid != connection_id],
+                endpoint, chat_common.presence("join", sender.name, at), others,
                 kind="presence", source=connection_id,
             )
-            everyone = [cid for cid in everyone if cid not in result.stale_ids]
+            everyone = [cid for cid in people if cid not in result.stale_ids]
+            # The welcome goes last: when it arrives, everyone else has been told. It is the
+            # joiner's acknowledgement, and tells it who is already here.
+            online = sorted(people[cid] for cid in others if cid not in result.stale_ids)
+            chat_common.send_to_one(
+                endpoint, connection_id,
+                {"type": "welcome", "name": sender.name, "online": online, "at": at},
+            )
 
         if frame.kind == "message":
             if everyone is None:

@@ -175,20 +175,31 @@ def encode(payload: dict) -> bytes:
     return json.dumps(payload, ensure_ascii=False).encode("utf-8")
 
 
-def scan_connection_ids() -> list[str]:
-    """Every connection id in the table, following ``LastEvaluatedKey`` page by page.
+def scan_connections() -> dict[str, str]:
+    """Every connection in the table as ``{connection id: name}``, following
+    ``LastEvaluatedKey`` page by page.
 
     A single Scan stops at 1 MB; without the loop a busy chat silently skips people.
     """
-    ids: list[str] = []
-    request = {"TableName": table_name(), "ProjectionExpression": "connectionId"}
+    connections: dict[str, str] = {}
+    request = {
+        "TableName": table_name(),
+        "ProjectionExpression": "connectionId, #name",
+        "ExpressionAttributeNames": {"#name": "name"},  # NAME is a DynamoDB reserved word
+    }
     while True:
         page = dynamodb.scan(**request)
-        ids.extend(item["connectionId"]["S"] for item in page.get("Items", []))
+        for item in page.get("Items", []):
+            connections[item["connectionId"]["S"]] = item.get("name", {}).get("S", "")
         last_key = page.get("LastEvaluatedKey")
         if not last_key:
-            return ids
+            return connections
         request["ExclusiveStartKey"] = last_key
+
+
+def scan_connection_ids() -> list[str]:
+    """Every connection id in the table (see :func:`scan_connections`)."""
+    return list(scan_connections())
 
 
 def delete_connection_item(connection_id: str) -> None:

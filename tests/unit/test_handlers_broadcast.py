@@ -32,7 +32,9 @@ def test_first_message_announces_then_reaches_everyone(room, events, logs, lambd
     }
     message = {"type": "message", "from": "alice", "text": "hello, everyone", "at": AT_MESSAGE}
     join = {"type": "presence", "event": "join", "name": "alice", "at": AT_MESSAGE}
-    assert room.gateway.frames[ALICE] == [message]  # the sender gets its echo, no presence
+    welcome = {"type": "welcome", "name": "alice", "online": ["bob", "carol"], "at": AT_MESSAGE}
+    # the sender gets the welcome (after the others were told), then its echo; no presence
+    assert room.gateway.frames[ALICE] == [welcome, message]
     assert room.gateway.frames["BOB="] == [join, message]
     assert room.gateway.frames["CAROL="] == [join, message]
     assert room.item(ALICE)["announced"] == {"BOOL": True}
@@ -61,7 +63,8 @@ def test_join_announces_to_the_others_and_sends_no_message(room, events, lambda_
     join = {"type": "presence", "event": "join", "name": "alice", "at": AT_JOIN}
     assert room.gateway.frames["BOB="] == [join]
     assert room.gateway.frames["CAROL="] == [join]
-    assert room.gateway.posted_to == {"BOB=", "CAROL="}
+    assert room.gateway.frames[ALICE] == [
+        {"type": "welcome", "name": "alice", "online": ["bob", "carol"], "at": AT_JOIN}]
 
 
 def test_join_is_announced_exactly_once(room, events, lambda_context):

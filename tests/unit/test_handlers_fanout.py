@@ -36,7 +36,7 @@ def test_scan_follows_every_page(chat):
     assert sorted(found) == ids  # all of them, each once
     scans = [c for c in chat.recorder.calls if c.operation == "Scan"]
     assert len(scans) >= 3  # ~2.5 MB read in pages of 1 MB
-    assert all(c.params["ProjectionExpression"] == "connectionId" for c in scans)
+    assert all(c.params["ProjectionExpression"] == "connectionId, #name" for c in scans)
     assert "ExclusiveStartKey" not in scans[0].params
     assert all("ExclusiveStartKey" in c.params for c in scans[1:])
 

@@ -1,0 +1,111 @@
+"""The workshop's real handlers (exactly the files in lambda_src/), deployed through boto3 to
+the local cloud, with three real WebSocket clients talking through the gateway."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+from tests.integration.chatstack import chat_stack_fixture, connection_ids
+from workshop_utils.chat import ChatRoom, parse
+from workshop_utils.waiting import read_log_events
+
+chat_stack = chat_stack_fixture(prefix="wschat-trio")
+
+
+def frames(room: ChatRoom, name: str) -> list:
+    return [parse(f) for f in room.clients[name].received]
+
+
+def without_time(frame: dict) -> dict:
+    return {k: v for k, v in frame.items() if k != "at"}
+
+
+async def chat_session(url: str, target) -> ChatRoom:
+    room = ChatRoom(url, settle_s=0.2)
+    await room.join("alice")
+    await room.join("bob")
+    await room.join("carol")
+    await room.clients["alice"].send("hello all")
+    for name in ("bob", "carol"):
+        assert await room.clients[name].wait_for(lambda f: f.get("text") == "hello all")
+    bob = room.clients["bob"]
+    await bob.send_raw("{not json")
+    assert await bob.wait_for(lambda f: f.get("type") == "error")
+    await room.leave("carol")
+    return room
+
+
+def test_three_clients_chat_through_the_gateway(chat_stack) -> None:
+    """A welcome naming who is here, presence once per client, a broadcast to everyone (sender
+    included), an error to the sender only, a leave notice from $disconnect, and the table
+    follows connections."""
+    cloud, target, api = chat_stack
+
+    async def scenario() -> ChatRoom:
+        async with asyncio.timeout(60):
+            room = await chat_session(api.url, target)
+            try:
+                return room
+            finally:
+                await room.close()
+
+    room = asyncio.run(scenario())
+    message = {"type": "message", "from": "alice", "text": "hello all"}
+    assert [without_time(f) for f in frames(room, "alice")] == [
+        {"type": "welcome", "name": "alice", "online": []},
+        {"type": "presence", "event": "join", "name": "bob"},
+        {"type": "presence", "event": "join", "name": "carol"},
+        message,
+        {"type": "presence", "event": "leave", "name": "carol"},
+    ]
+    assert [without_time(f) for f in frames(room, "bob")] == [
+        {"type": "welcome", "name": "bob", "online": ["alice"]},
+        {"type": "presence", "event": "join", "name": "carol"},
+        message,
+        {"type": "error", "error": "frame is not valid JSON"},
+        {"type": "presence", "event": "leave", "name": "carol"},
+    ]
+    assert [without_time(f) for f in frames(room, "carol")] == [
+        {"type": "welcome", "name": "carol", "online": ["alice", "bob"]}, message]
+    # every recipient saw the same timestamp for the same message
+    stamps = {f["at"] for n in room.clients for f in frames(room, n) if f["type"] == "message"}
+    assert len(stamps) == 1
+    # all three closed: $disconnect (which runs after the close) removed every item
+    deadline = time.monotonic() + 30
+    while any(connection_ids(target, n) for n in ("alice", "bob", "carol")):
+        assert time.monotonic() < deadline, "items left after every client closed"
+        time.sleep(0.05)
+
+
+def test_a_stale_connection_is_removed_by_the_next_broadcast(chat_stack) -> None:
+    """GoneException for a missed $disconnect deletes exactly that id, the others stay."""
+    cloud, target, api = chat_stack
+    ddb = target.client("dynamodb")
+    ghost = "GhostConnId0="
+
+    async def scenario() -> ChatRoom:
+        async with asyncio.timeout(60):
+            room = ChatRoom(api.url, settle_s=0.2)
+            try:
+                await room.join("dora")
+                await room.join("eve")
+                ddb.put_item(TableName=target.names.table, Item={
+                    "connectionId": {"S": ghost}, "name": {"S": "ghost"}})
+                await room.clients["dora"].send("anyone?")
+                await room.settle()
+                assert connection_ids(target, "ghost") == []
+                assert len(connection_ids(target, "eve")) == 1
+                return room
+            finally:
+                await room.close()
+
+    room = asyncio.run(scenario())
+    assert [without_time(f) for f in frames(room, "eve")][-1] == {
+        "type": "message", "from": "dora", "text": "anyone?"}
+    summaries = [json.loads(e["message"]) for e in read_log_events(
+        target.client("logs"), f"/aws/lambda/{target.names.function('broadcast')}",
+        filter_pattern='"stale_removed"')]
+    stale = [s for s in summaries if s.get("kind") == "message" and s["stale_removed"]]
+    assert stale and stale[-1]["stale_removed"] == 1 and stale[-1]["failed"] == 0

@@ -7,7 +7,6 @@ import fcntl
 import os
 import re
 import select
-import signal
 import subprocess
 import sys
 import termios
@@ -250,7 +249,3 @@ def test_with_name_keeps_other_parameters() -> None:
     assert with_name("wss://a.example/dev", "al ice") == "wss://a.example/dev?name=al+ice"
     assert with_name("ws://h/x/dev?k=1&name=old", "new") == "ws://h/x/dev?k=1&name=new"
     assert with_name("ws://h/x/dev", None) == "ws://h/x/dev"
-
-
-def test_sigint_handler_is_restored() -> None:
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

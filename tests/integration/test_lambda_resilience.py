@@ -190,3 +190,18 @@ def handler(event, context):
     resp = invoke_json(cloud, "rs-json", {"a": "é"})
     assert json.loads(resp["Payload"]) == {"statusCode": 200, "body": {"a": "é"}}
     assert re.fullmatch(r"[0-9a-f-]{36}", request_id(resp))
+
+
+def test_a_statement_id_can_be_used_once_per_policy(cloud) -> None:
+    """AWS answers 409 ResourceConflictException for a second add_permission with the same
+    StatementId (moto alone appends a duplicate), so re-running an idempotent cell is safe."""
+    deploy_function(cloud, "perm-once", "def handler(event, context):\n    return 1\n")
+    lam = cloud.client("lambda")
+    kwargs = dict(FunctionName="perm-once", StatementId="apigw", Action="lambda:InvokeFunction",
+                  Principal="apigateway.amazonaws.com")
+    lam.add_permission(**kwargs)
+    with pytest.raises(lam.exceptions.ResourceConflictException, match="already exists"):
+        lam.add_permission(**kwargs)
+    assert json.loads(lam.get_policy(FunctionName="perm-once")["Policy"])["Statement"][0][
+        "Sid"] == "apigw"
+    assert len(json.loads(lam.get_policy(FunctionName="perm-once")["Policy"])["Statement"]) == 1

@@ -1,0 +1,74 @@
+"""Joining late, re-running, and cleaning up: the workshop's stack helpers on a local cloud."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.integration.chatstack import target_for
+from workshop_utils import stack
+from workshop_utils.cleanup import delete_everything, leftovers
+from workshop_utils.localcloud import LocalCloud
+
+
+@pytest.fixture
+def target(cloud: LocalCloud, request):
+    """A prefix of its own per test, so each starts from nothing on the shared cloud."""
+    prefix = "wschat-" + request.node.name.split("_", 2)[-1][:12].strip("_").replace("_", "-")
+    return target_for(cloud, prefix)
+
+
+def test_a_notebook_opened_too_early_names_the_one_to_run(target) -> None:
+    with pytest.raises(stack.MissingPrerequisite, match="01_dynamodb_table.ipynb") as err:
+        stack.require(4, target)
+    assert "ensure_prerequisites(4)" in str(err.value)
+    stack.ensure_table(target)
+    with pytest.raises(stack.MissingPrerequisite, match="02_iam_role.ipynb"):
+        stack.require(4, target)
+    stack.require(2, target)  # what notebook 02 needs is there
+
+
+def test_ensure_prerequisites_builds_what_earlier_notebooks_build_once(target) -> None:
+    stack.ensure_prerequisites(5, target)
+    stack.require(5, target)
+    stack.ensure_prerequisites(5, target)  # a second call duplicates nothing
+    apigw = target.client("apigatewayv2")
+    apis = [a for a in apigw.get_apis()["Items"] if a["Name"] == target.names.api]
+    assert len(apis) == 1
+    routes = sorted(r["RouteKey"] for r in apigw.get_routes(ApiId=apis[0]["ApiId"])["Items"])
+    assert routes == ["$connect", "$default", "$disconnect", "sendmessage"]
+    assert len(apigw.get_integrations(ApiId=apis[0]["ApiId"])["Items"]) == 3
+    policy = target.client("lambda").get_policy(FunctionName=target.names.function("connect"))
+    assert policy["Policy"].count("apigateway.amazonaws.com") == 1
+
+
+def test_cleanup_leaves_nothing_and_can_run_twice(target) -> None:
+    stack.ensure_prerequisites(5, target)
+    assert all(leftovers(target)[kind] for kind in ("apis", "functions", "roles", "tables"))
+    said: list[str] = []
+    delete_everything(target, say=said.append)
+    assert not any(leftovers(target).values())
+    assert any("deleted table" in line for line in said)
+    delete_everything(target, say=said.append)  # nothing left to delete: no error
+    assert not any(leftovers(target).values())
+
+
+def test_cleanup_of_a_half_built_stack(target) -> None:
+    """A learner who stopped after notebook 02: only the table and the role exist."""
+    stack.ensure_prerequisites(3, target)
+    delete_everything(target, say=lambda line: None)
+    assert not any(leftovers(target).values())
+
+
+def test_workshop_cleanup_cli(cloud: LocalCloud, target) -> None:
+    stack.ensure_prerequisites(4, target)
+    env = {**os.environ, "WORKSHOP_HOME": str(cloud.settings.home), "WORKSHOP_TARGET": "local",
+           "WORKSHOP_PREFIX": target.prefix}
+    result = subprocess.run([sys.executable, "-m", "workshop_utils.cli", "cleanup"], env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "nothing left" in result.stdout
+    assert not any(leftovers(target).values())

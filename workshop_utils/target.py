@@ -180,8 +180,14 @@ def from_environment(env: dict[str, str] | None = None, *, start_cloud: bool = T
         if not start_cloud:
             raise TargetError("the local cloud is not running: run `workshop cloud start`")
         state = process.start(CloudSettings.from_env(home=home))
+    return local_target(state, prefix)
+
+
+def local_target(state: dict[str, Any], prefix: str = "wschat") -> Target:
+    """A ``local`` target on the cloud whose status is ``state`` (``LocalCloud.state`` or
+    ``workshop cloud status --json``)."""
     return Target(
-        "local", region=state["region"], prefix=prefix,
+        "local", region=state["region"], prefix=valid_prefix(prefix),
         aws_endpoint=state["aws_endpoint"],
         websocket_url_template=state["websocket_url_template"],
         management_url_template=state["management_url_template"],

@@ -22,7 +22,7 @@ import pytest
 
 from workshop_utils import stack
 from workshop_utils.localcloud import GatewayLimits, LocalCloud
-from workshop_utils.target import Target
+from workshop_utils.target import Target, local_target
 
 PREFIX = "wschat-e2e"
 
@@ -35,13 +35,7 @@ class ChatStack(NamedTuple):
 
 def target_for(cloud: LocalCloud, prefix: str = PREFIX) -> Target:
     """A ``local`` target on ``cloud`` (what ``target.current()`` builds for the default one)."""
-    state = cloud.state
-    return Target(
-        "local", region=state["region"], prefix=prefix,
-        aws_endpoint=state["aws_endpoint"],
-        websocket_url_template=state["websocket_url_template"],
-        management_url_template=state["management_url_template"],
-    )
+    return local_target(cloud.state, prefix)
 
 
 def deploy(target: Target) -> stack.ChatApi:

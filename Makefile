@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-setup: $(STAMP) chromium
+setup: $(STAMP)
 
 ## Chromium for the browser chat tests. Never fails the build: where it cannot be installed,
 ## it says why and tests/integration/test_browser_chat.py skips its browser tests.
@@ -43,7 +43,7 @@ notebooks: setup
 	$(BIN)/workshop run --fresh --write
 
 ## make test: the whole test suite (unit, integration against a local cloud, nbval)
-test: setup
+test: setup chromium
 	$(BIN)/python -m pytest -q
 
 lint: setup

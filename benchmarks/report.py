@@ -76,11 +76,14 @@ def table(result: dict[str, Any]) -> str:
                   ""]
     if "lambda" in result:
         w, k = result["lambda"]["warm"], result["lambda"]["cold"]
+        a = result["lambda"].get("warm_after_run", w)
         lines += [f"lambda.invoke warm, empty handler ({w['calls']} calls): p50 "
                   f"{w['invoke_ms']['p50']:.2f} ms, p95 {w['invoke_ms']['p95']:.2f} ms; floor "
                   f"({w['floor_what']}) p50 {w['floor_ms']['p50']:.2f}"
                   f" ms; ratio {_r(w['ratio_p50'])}; runtime share "
-                  f"{w['runtime_overhead_p50_ms']:.2f} ms",
+                  f"{w['runtime_overhead_p50_ms']:.2f} ms (fresh cloud, before everything else)",
+                  f"  again at the end of the run (after the broadcast and connect churn): p50 "
+                  f"{a['invoke_ms']['p50']:.2f} ms, floor p50 {a['floor_ms']['p50']:.2f} ms",
                   f"cold start ({k['reps']} reps): p50 {k['cold_ms']['p50']:.1f} ms, max "
                   f"{k['cold_ms']['max']:.1f} ms; floor ({k['floor_what']}) p50 "
                   f"{k['floor_ms']['p50']:.1f} ms; ratio {_r(k['ratio_p50'])}", ""]

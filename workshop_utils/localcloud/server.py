@@ -21,6 +21,7 @@ from typing import Any
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
+from . import moto_speedups
 from .awsapp import AwsApiApp, Forward
 from .cloud import Cloud
 from .settings import CloudSettings
@@ -73,58 +74,6 @@ class StatusExtension:
         return Response(json.dumps(body), mimetype="application/json")
 
 
-def cache_moto_dispatch() -> None:
-    """moto looks up a handler class's methods with ``inspect.getmembers`` on EVERY request
-    (``BaseResponse.call_action`` -> ``method_names_from_class``): about a quarter of the cloud
-    process's CPU while 1,000 clients connect (profile in README, Performance). A response
-    class's methods never change while the server runs, so the answer is computed once per
-    class; what moto dispatches to is unchanged."""
-    from moto.core import responses
-
-    original = responses.method_names_from_class
-    if getattr(original, "_localcloud_cached", False):
-        return
-    cache: dict[object, frozenset[str]] = {}
-
-    def method_names_from_class(clazz: object) -> frozenset[str]:
-        names = cache.get(clazz)
-        if names is None:
-            names = cache[clazz] = frozenset(original(clazz))
-        return names
-
-    method_names_from_class._localcloud_cached = True  # type: ignore[attr-defined]
-    responses.method_names_from_class = method_names_from_class
-
-
-_SCALARS = {"S": str, "N": str, "BOOL": bool, "NULL": bool}
-
-
-def fast_attribute_values() -> None:
-    """moto serializes every DynamoDB AttributeValue (``{"S": "abc"}``) through its generic
-    shape walker: ten members, each looked up through five alias providers, about 70 us per
-    value. A broadcast's Scan of 500 connection ids spent ~35 ms there (profile in README,
-    Performance). For the scalar kinds whose generic serialization is the value itself (S and
-    N strings, BOOL and NULL booleans) the result is written directly: the same JSON bytes.
-    Everything else (B, sets, M, L, a response transformer) takes moto's own path."""
-    from moto.core.serialize import BaseJSONSerializer
-
-    original = BaseJSONSerializer._serialize_type_structure
-    if getattr(original, "_localcloud_fast", False):
-        return
-
-    def _serialize_type_structure(self, serialized, value, shape, key):  # noqa: ANN001
-        if (key and type(value) is dict and len(value) == 1 and shape.name == "AttributeValue"
-                and not getattr(self._value_picker, "response_transformers", None)):
-            ((kind, scalar),) = value.items()
-            if type(scalar) is _SCALARS.get(kind):
-                self._default_serialize(serialized, {kind: scalar}, shape, key)
-                return
-        original(self, serialized, value, shape, key)
-
-    _serialize_type_structure._localcloud_fast = True  # type: ignore[attr-defined]
-    BaseJSONSerializer._serialize_type_structure = _serialize_type_structure
-
-
 class LocalCloudServer:
     def __init__(self, settings: CloudSettings) -> None:
         from moto.moto_server.werkzeug_app import (
@@ -139,8 +88,7 @@ class LocalCloudServer:
         from .lambda_permissions import AddPermissionExtension
         from .lambda_runtime import LambdaRuntime
 
-        cache_moto_dispatch()
-        fast_attribute_values()
+        moto_speedups.apply()
         self._aws_sock = bind(settings.host, settings.aws_port)
         self._ws_sock = bind(settings.host, settings.ws_port)
         settings = dataclasses.replace(

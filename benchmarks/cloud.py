@@ -10,9 +10,8 @@ import time
 import zipfile
 from typing import Any
 
-from workshop_utils import stack
 from workshop_utils.localcloud import LocalCloud
-from workshop_utils.target import Target
+from workshop_utils.target import Target, local_target
 
 from .stats import summary_ms
 
@@ -22,22 +21,8 @@ EMPTY_HANDLER = "def handler(event, context):\n    return None\n"
 
 
 def target_for(cloud: LocalCloud) -> Target:
-    """A ``local`` target on ``cloud`` (what ``target.current()`` builds for the default one)."""
-    state = cloud.state
-    return Target(
-        "local", region=state["region"], prefix=PREFIX,
-        aws_endpoint=state["aws_endpoint"],
-        websocket_url_template=state["websocket_url_template"],
-        management_url_template=state["management_url_template"],
-    )
-
-
-def deploy_chat(target: Target) -> stack.ChatApi:
-    """Notebooks 01-04 through boto3: table, role, the three real functions, API and stage."""
-    stack.ensure_table(target)
-    stack.ensure_role(target)
-    stack.ensure_functions(target)
-    return stack.ensure_api(target)
+    """A ``local`` target on ``cloud`` with the benchmark's own prefix."""
+    return local_target(cloud.state, PREFIX)
 
 
 def count_connections(target: Target) -> int:

@@ -17,6 +17,7 @@ import sys
 import time
 from pathlib import Path
 
+from workshop_utils import stack
 from workshop_utils.localcloud import LocalCloud
 
 from . import cloud as cloudbench
@@ -87,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     with LocalCloud() as cloud:
         target = cloudbench.target_for(cloud)
-        api = cloudbench.deploy_chat(target)
+        api = stack.build_chat(target)
         url = cloud.websocket_url(api.api_id, api.stage)
         pid = str(cloud.state["pid"])
 

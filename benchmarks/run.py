@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from workshop_utils import stack
 from workshop_utils.localcloud import LocalCloud
 
 from . import cloud as cloudbench
@@ -128,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     t_all = time.perf_counter()
     with FloorServer() as floor, LocalCloud() as cloud:
         target = cloudbench.target_for(cloud)
-        api = cloudbench.deploy_chat(target)
+        api = stack.build_chat(target)
         cloudbench.deploy_empty(target)
         url = cloud.websocket_url(api.api_id, api.stage)
         cloud_pid = int(cloud.state["pid"])

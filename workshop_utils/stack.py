@@ -187,6 +187,13 @@ def ensure_api(target: Target) -> ChatApi:
 
 STEPS = [ensure_table, ensure_role, ensure_functions, ensure_api]
 
+
+def build_chat(target: Target) -> ChatApi:
+    """Notebooks 01-04 in one call: table, role, the three functions, the deployed API."""
+    for step in STEPS[:-1]:
+        step(target)
+    return ensure_api(target)
+
 NOTEBOOKS = {
     1: "01_dynamodb_table.ipynb",
     2: "02_iam_role.ipynb",

@@ -38,14 +38,6 @@ def target_for(cloud: LocalCloud, prefix: str = PREFIX) -> Target:
     return local_target(cloud.state, prefix)
 
 
-def deploy(target: Target) -> stack.ChatApi:
-    """Notebooks 01-04 in four calls: table, role, functions, API and stage."""
-    stack.ensure_table(target)
-    stack.ensure_role(target)
-    stack.ensure_functions(target)
-    return stack.ensure_api(target)
-
-
 def chat_stack_fixture(
     *, prefix: str = PREFIX, limits: GatewayLimits | None = None, name: str = "chat_stack"
 ) -> Callable[..., Any]:
@@ -56,7 +48,7 @@ def chat_stack_fixture(
     def chat_stack() -> Iterator[ChatStack]:
         with LocalCloud(limits=limits) as cloud:
             target = target_for(cloud, prefix)
-            yield ChatStack(cloud, target, deploy(target))
+            yield ChatStack(cloud, target, stack.build_chat(target))
 
     return chat_stack
 

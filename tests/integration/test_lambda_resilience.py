@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import concurrent.futures
 import json
 import re
@@ -205,3 +206,19 @@ def test_a_statement_id_can_be_used_once_per_policy(cloud) -> None:
     assert json.loads(lam.get_policy(FunctionName="perm-once")["Policy"])["Statement"][0][
         "Sid"] == "apigw"
     assert len(json.loads(lam.get_policy(FunctionName="perm-once")["Policy"])["Statement"]) == 1
+
+
+def test_an_idle_environment_is_reclaimed_and_the_next_invoke_is_cold() -> None:
+    """AWS reclaims execution environments that sat idle; the next invocation starts cold,
+    with a new log stream, and a long session's idle workers do not keep their memory."""
+    from .test_lambda_runtime import STATEFUL
+
+    with LocalCloud(lambda_idle_timeout_s=0.5) as cloud:
+        deploy_function(cloud, "rt-idle", STATEFUL % "one")
+        first = invoke_json(cloud, "rt-idle")["Payload"]
+        warm = invoke_json(cloud, "rt-idle")["Payload"]
+        assert (first["count"], warm["count"], warm["stream"]) == (1, 2, first["stream"])
+        time.sleep(1.2)
+        cold = invoke_json(cloud, "rt-idle", LogType="Tail")
+        assert cold["Payload"]["count"] == 1 and cold["Payload"]["stream"] != first["stream"]
+        assert "Init Duration" in base64.b64decode(cold["LogResult"]).decode()

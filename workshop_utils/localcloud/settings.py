@@ -50,6 +50,9 @@ class CloudSettings:
     limits: GatewayLimits = field(default_factory=GatewayLimits)
     # Execution environments one function may have at once (AWS scales out on concurrency).
     max_workers_per_function: int = 4
+    # An execution environment idle this long is reclaimed (AWS does so after some minutes;
+    # the next invocation is a cold start). Keeps a long classroom session's memory bounded.
+    lambda_idle_timeout_s: float = 900.0
 
     @classmethod
     def from_env(cls, **overrides: object) -> CloudSettings:

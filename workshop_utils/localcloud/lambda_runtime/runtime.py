@@ -141,6 +141,7 @@ class _Worker:
     def __init__(self, pool: _Pool, stream: str) -> None:
         self.pool = pool
         self.stream = stream
+        self.reclaim: asyncio.TimerHandle | None = None  # set while idle
         self.proc: asyncio.subprocess.Process | None = None
         self.alive = False
         self.current: _Invocation | None = None
@@ -187,6 +188,11 @@ class _Worker:
         ]
         return await self._ready
 
+
+    def cancel_reclaim(self) -> None:
+        if self.reclaim is not None:
+            self.reclaim.cancel()
+            self.reclaim = None
     def send(self, header: dict[str, Any], body: bytes) -> None:
         head = json.dumps(header).encode()
         assert self._cmd is not None
@@ -538,6 +544,7 @@ class LambdaRuntime:
             pool = self._pool(spec)
             while pool.idle:
                 worker = pool.idle.pop()
+                worker.cancel_reclaim()
                 if worker.alive:
                     worker.current = inv
                     return worker, None
@@ -595,6 +602,17 @@ class LambdaRuntime:
             return
         if usable:
             pool.idle.append(worker)
+            worker.reclaim = asyncio.get_running_loop().call_later(
+                self.cloud.settings.lambda_idle_timeout_s, self._reclaim, worker)
+
+    def _reclaim(self, worker: _Worker) -> None:
+        """An environment idle for ``lambda_idle_timeout_s`` goes away, as on AWS."""
+        worker.reclaim = None
+        pool = worker.pool
+        if worker in pool.idle:
+            pool.idle.remove(worker)
+            pool.workers.discard(worker)
+            self._close_later(worker)
 
     def _extract(self, spec: _Spec) -> str:
         """The deployed zip, unpacked once per code sha under ``<home>/lambda/<fn>/<sha>/``."""

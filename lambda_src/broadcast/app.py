@@ -8,8 +8,9 @@ Frames a client may send (route selection ``$request.body.action``):
 
 The first of these from a connection also sends ``{"type": "presence", "event": "join"}`` to
 the others, exactly once per connection, and then ``{"type": "welcome", "name", "online":
-[names of the others], "at"}`` to the sender: its acknowledgement that it has been announced. Anything malformed gets ``{"type": "error", "error":
-"<short reason>"}`` back to the sender only.
+[names of the others], "at"}`` to the sender: its acknowledgement that it has been announced.
+Anything malformed gets ``{"type": "error", "error": "<short reason>"}`` back to the sender
+only.
 """
 
 from __future__ import annotations

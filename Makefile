@@ -42,8 +42,9 @@ run: setup
 notebooks: setup
 	$(BIN)/workshop run --fresh --write
 
-## make test: the whole test suite (unit, integration against a local cloud, nbval)
+## make test: ruff, then the whole test suite (unit, integration against a local cloud, nbval)
 test: setup chromium
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
 lint: setup

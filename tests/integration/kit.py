@@ -31,14 +31,29 @@ def zip_source(files: dict[str, str]) -> bytes:
     return buf.getvalue()
 
 
-def ensure_role(cloud: LocalCloud, name: str = "test-lambda-role") -> str:
+# What test functions may do (the local cloud enforces a function's execution role on
+# DynamoDB, @connections and its own logs, as AWS does).
+TEST_ROLE_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Resource": "*",
+                   "Action": ["logs:*", "dynamodb:*", "execute-api:ManageConnections"]}],
+}
+
+
+def ensure_role(cloud: LocalCloud, name: str = "test-lambda-role",
+                policy: dict[str, Any] | None = TEST_ROLE_POLICY) -> str:
+    """An execution role trusting Lambda, with ``policy`` inline (None: no permissions)."""
     iam = cloud.client("iam")
     try:
-        return iam.get_role(RoleName=name)["Role"]["Arn"]
+        arn = iam.get_role(RoleName=name)["Role"]["Arn"]
     except iam.exceptions.NoSuchEntityException:
-        return iam.create_role(
+        arn = iam.create_role(
             RoleName=name, AssumeRolePolicyDocument=json.dumps(TRUST_POLICY)
         )["Role"]["Arn"]
+        if policy is not None:
+            iam.put_role_policy(RoleName=name, PolicyName="test-permissions",
+                                PolicyDocument=json.dumps(policy))
+    return arn
 
 
 def deploy_function(

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .iam import RoleSessions
 from .logs import CloudWatchLogs
 from .loop import CloudLoop
 from .settings import CloudSettings
@@ -24,12 +25,14 @@ class Cloud:
     settings: CloudSettings
     loop: CloudLoop = field(default_factory=CloudLoop)
     logs: CloudWatchLogs = field(init=False)
+    iam_sessions: RoleSessions = field(init=False)
     deployments: DeploymentStore = field(init=False)
     runtime: LambdaRuntime = field(init=False)
     gateway: Gateway = field(init=False)
 
     def __post_init__(self) -> None:
         self.logs = CloudWatchLogs(self.settings.account_id, self.settings.region)
+        self.iam_sessions = RoleSessions(self)
 
     def moto_backend(self, service: str, region: str | None = None) -> Any:
         """moto's in-process backend of ``service`` (the server shares it with this process)."""

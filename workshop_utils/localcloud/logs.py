@@ -23,6 +23,9 @@ class CloudWatchLogs:
     def _backend(self, region: str | None = None):  # noqa: ANN202 - moto's type
         return logs_backends[self._account_id][region or self._region]
 
+    def has_group(self, group: str, region: str | None = None) -> bool:
+        return group in self._backend(region).groups
+
     def ensure_stream(self, group: str, stream: str, region: str | None = None) -> None:
         """Create the group and stream if they are missing (Lambda does both on AWS)."""
         backend = self._backend(region)

@@ -85,6 +85,7 @@ class LocalCloudServer:
         from ..chatpage import ChatPageExtension
         from .deployments import ApiGatewayV2Extension, DeploymentStore
         from .gateway import Gateway
+        from .iam import DynamoDBEnforcement
         from .lambda_permissions import AddPermissionExtension
         from .lambda_runtime import LambdaRuntime
 
@@ -106,6 +107,7 @@ class LocalCloudServer:
             DomainDispatcherApplication(create_backend_app),
             [
                 StatusExtension(cloud),
+                DynamoDBEnforcement(cloud),
                 ChatPageExtension(),
                 ApiGatewayV2Extension(cloud),
                 cloud.runtime.aws_extension(),

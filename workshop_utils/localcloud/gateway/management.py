@@ -35,13 +35,19 @@ def is_signed(request: HttpRequest) -> bool:
     return "X-Amz-Signature=" in query and "X-Amz-Credential=" in query
 
 
-def authorize(request: HttpRequest, resource_arn: str) -> str | None:
+def authorize(gateway: Gateway, request: HttpRequest, resource_arn: str) -> str | None:
     """None when the caller may manage connections on ``resource_arn``, else AWS's message.
 
-    With IAM enforcement this would resolve the SigV4 access key to a principal and evaluate
-    ``execute-api:ManageConnections`` on ``resource_arn``; answer 403 AccessDeniedException.
+    A request signed by a function's execution role needs ``execute-api:ManageConnections``
+    on ``resource_arn`` in that role's policies; other callers (a notebook, a test) are not
+    checked (see ``localcloud/iam.py``).
     """
-    return None
+    session = gateway.cloud.iam_sessions.session_of(request.header("authorization"))
+    if session is None:
+        return None
+    role_arn, session_name, _ = session
+    return gateway.cloud.iam_sessions.denial(role_arn, session_name,
+                                             "execute-api:ManageConnections", resource_arn)
 
 
 def iso8601(epoch_ms: int) -> str:
@@ -64,7 +70,7 @@ def handle(gateway: Gateway, request: HttpRequest, api_id: str, stage: str,
     info = gateway.cloud.settings
     resource = (f"arn:aws:execute-api:{info.region}:{info.account_id}:{api_id}/{stage}/"
                 f"{method}/@connections/{connection_id}")
-    denied = authorize(request, resource)
+    denied = authorize(gateway, request, resource)
     if denied is not None:
         return error_response(403, "AccessDeniedException", denied, keep)
     if method == "POST" and len(body) > MAX_POST_BYTES:

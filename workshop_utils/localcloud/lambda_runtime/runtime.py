@@ -495,11 +495,26 @@ class LambdaRuntime:
             report += "\n"
         inv.events.append((end_ts, f"END RequestId: {rid}\n"))
         inv.events.append((end_ts, report))
-        self.cloud.logs.put(f"/aws/lambda/{spec.name}", worker.stream, inv.events,
-                            region=spec.region)
+        self._deliver_logs(spec, worker.stream, inv.events)
         tail = "".join(msg if msg.endswith("\n") else msg + "\n" for _, msg in inv.events)
         tail_bytes = tail.encode("utf-8")[-TAIL_BYTES:]
         return result_body, failed, tail_bytes
+
+    def _deliver_logs(self, spec: _Spec, stream: str, events: list[tuple[int, str]]) -> None:
+        """Write the invocation's log, if the execution role may: on AWS a role without
+        ``logs:`` permissions runs fine and its logs are silently lost."""
+        group = f"/aws/lambda/{spec.name}"
+        prefix = f"arn:aws:logs:{spec.region}:{self.cloud.settings.account_id}:log-group:{group}"
+        needed = [("logs:CreateLogStream", f"{prefix}:log-stream:{stream}"),
+                  ("logs:PutLogEvents", f"{prefix}:log-stream:{stream}")]
+        if not self.cloud.logs.has_group(group, spec.region):
+            needed.insert(0, ("logs:CreateLogGroup", prefix))
+        for action, resource in needed:
+            denied = self.cloud.iam_sessions.denial(spec.role, spec.name, action, resource)
+            if denied is not None:
+                log.warning("logs of %s not delivered: %s", spec.name, denied)
+                return
+        self.cloud.logs.put(group, stream, events, region=spec.region)
 
     # --- environments ----------------------------------------------------------------------------
 
@@ -650,7 +665,7 @@ class LambdaRuntime:
 
     def _environment(self, spec: _Spec, stream: str, task_root: str) -> dict[str, str]:
         settings = self.cloud.settings
-        key_id, secret, token = _credentials()
+        key_id, secret, token = self.cloud.iam_sessions.credentials(spec.role, spec.name)
         env = {
             "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
             "LANG": "en_US.UTF-8",
@@ -684,15 +699,3 @@ class LambdaRuntime:
         return env
 
 
-def _credentials() -> tuple[str, str, str]:
-    """Temporary-looking role credentials for the function.
-
-    Not minted through moto's STS backend: its assume_role draws from moto's seeded random
-    (role ids, access key ids), which would shift every deterministic id created after a cold
-    start. With IAM enforcement off (the local cloud's default) moto accepts any key.
-    """
-    raw = uuid.uuid4().hex.upper()
-    key_id = "ASIA" + raw[:16]
-    secret = base64.b64encode(uuid.uuid4().bytes + uuid.uuid4().bytes).decode()[:40]
-    token = base64.b64encode(b"localcloud-lambda-" + uuid.uuid4().bytes).decode()
-    return key_id, secret, token

@@ -1,0 +1,132 @@
+"""A function's execution role is enforced, as on AWS: DynamoDB, @connections and its logs.
+
+The learner's policy (notebook 02) must be right locally for the same reason it must be right on
+AWS: a missing statement fails the call with AccessDeniedException.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from typing import Any
+
+import pytest
+from websockets.asyncio.client import connect
+
+from workshop_utils.localcloud import LocalCloud
+
+from . import kit
+
+ROLE = "iam-limited"
+PROBE = '''
+import json
+import boto3
+ddb = boto3.client("dynamodb")
+
+def attempt(call):
+    try:
+        call()
+        return "ok"
+    except ddb.exceptions.ClientError as err:
+        return err.response["Error"]["Code"] + ": " + err.response["Error"]["Message"]
+
+def handler(event, context):
+    if "connection" in event:
+        api = boto3.client("apigatewaymanagementapi", endpoint_url=
+            f"https://{event['api']}.execute-api.us-east-1.amazonaws.com/{event['stage']}")
+        return {"post": attempt(lambda: api.post_to_connection(
+            ConnectionId=event["connection"], Data=b"from the function"))}
+    print("a line for the log")
+    return {
+        "put_a": attempt(lambda: ddb.put_item(TableName="iam-a", Item={"id": {"S": "1"}})),
+        "scan_a": attempt(lambda: ddb.scan(TableName="iam-a")),
+        "put_b": attempt(lambda: ddb.put_item(TableName="iam-b", Item={"id": {"S": "1"}})),
+    }
+'''
+
+
+def policy(*statements: dict[str, Any]) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+def table_arn(name: str) -> str:
+    return f"arn:aws:dynamodb:us-east-1:123456789012:table/{name}"
+
+
+@pytest.fixture(scope="module")
+def probe(cloud: LocalCloud) -> str:
+    ddb = cloud.client("dynamodb")
+    for name in ("iam-a", "iam-b"):
+        ddb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
+                         AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                         KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}])
+    role_arn = kit.ensure_role(cloud, ROLE, policy=None)
+    cloud.client("iam").put_role_policy(RoleName=ROLE, PolicyName="only-put", PolicyDocument=policy(
+        {"Effect": "Allow", "Action": "dynamodb:PutItem", "Resource": table_arn("iam-a")}))
+    cloud.client("lambda").create_function(
+        FunctionName="iam-probe", Runtime="python3.12", Role=role_arn, Handler="app.handler",
+        Code={"ZipFile": kit.zip_source({"app.py": PROBE})}, Timeout=10)
+    return "iam-probe"
+
+
+def test_dynamodb_calls_need_the_role_s_permission(cloud: LocalCloud, probe: str) -> None:
+    """Allowed action and table: ok; another action or another table: AccessDeniedException
+    with AWS's message naming the assumed-role session, the action and the resource."""
+    result = kit.invoke_json(cloud, probe)["Payload"]
+    assert result["put_a"] == "ok"
+    assert result["scan_a"] == (
+        "AccessDeniedException: User: arn:aws:sts::123456789012:assumed-role/iam-limited/"
+        "iam-probe is not authorized to perform: dynamodb:Scan on resource: "
+        f"{table_arn('iam-a')} because no identity-based policy allows the dynamodb:Scan action")
+    assert result["put_b"].startswith("AccessDeniedException: ")
+    assert cloud.client("dynamodb").scan(TableName="iam-a")["Count"] == 1  # the notebook's key
+
+
+def test_without_logs_permissions_the_logs_are_lost_but_the_tail_is_not(
+        cloud: LocalCloud, probe: str) -> None:
+    """On AWS a role without logs: permissions runs fine; its log group never appears."""
+    resp = kit.invoke_json(cloud, probe, LogType="Tail")
+    assert "a line for the log" in base64.b64decode(resp["LogResult"]).decode()
+    groups = cloud.client("logs").describe_log_groups(logGroupNamePrefix="/aws/lambda/iam-probe")
+    assert groups["logGroups"] == []
+
+
+def test_an_explicit_deny_wins(cloud: LocalCloud, probe: str) -> None:
+    iam = cloud.client("iam")
+    iam.put_role_policy(RoleName=ROLE, PolicyName="deny-put", PolicyDocument=policy(
+        {"Effect": "Deny", "Action": "dynamodb:*", "Resource": "*"}))
+    try:
+        result = kit.invoke_json(cloud, probe)["Payload"]
+        assert result["put_a"].endswith("with an explicit deny in an identity-based policy")
+    finally:
+        iam.delete_role_policy(RoleName=ROLE, PolicyName="deny-put")
+    assert kit.invoke_json(cloud, probe)["Payload"]["put_a"] == "ok"  # the change is noticed
+
+
+def test_connections_need_manage_connections(cloud: LocalCloud, probe: str) -> None:
+    """SPEC @connections: with IAM enforced, the caller needs execute-api:ManageConnections on
+    arn:aws:execute-api:<region>:<account>:<api-id>/<stage>/POST/@connections/<id>."""
+    api = kit.build_mock_api(cloud, "iam-api")
+
+    async def scenario() -> list[Any]:
+        async with asyncio.timeout(30):
+            async with connect(api["url"]) as ws:
+                await ws.send("no route takes this")  # the Forbidden frame names our id
+                cid = json.loads(await ws.recv())["connectionId"]
+                event = {"api": api["api_id"], "stage": api["stage"], "connection": cid}
+                denied = await asyncio.to_thread(kit.invoke_json, cloud, probe, event)
+                resource = (f"arn:aws:execute-api:us-east-1:123456789012:{api['api_id']}/"
+                            f"{api['stage']}/POST/@connections/{cid}")
+                cloud.client("iam").put_role_policy(
+                    RoleName=ROLE, PolicyName="post", PolicyDocument=policy(
+                        {"Effect": "Allow", "Action": "execute-api:ManageConnections",
+                         "Resource": resource}))
+                allowed = await asyncio.to_thread(kit.invoke_json, cloud, probe, event)
+                return [denied["Payload"]["post"], allowed["Payload"]["post"], await ws.recv()]
+
+    denied, allowed, received = asyncio.run(scenario())
+    assert denied.startswith("AccessDeniedException: User: arn:aws:sts::123456789012:"
+                             "assumed-role/iam-limited/iam-probe is not authorized to perform: "
+                             "execute-api:ManageConnections on resource: arn:aws:execute-api:")
+    assert allowed == "ok" and received == "from the function"

@@ -139,6 +139,20 @@ def integration_uri(target: Target, function_arn: str) -> str:
             f"{function_arn}/invocations")
 
 
+def allow_invoke_from_api(lam: Any, function_name: str, region: str, account: str,
+                          api_id: str, statement_id: str | None = None) -> None:
+    """Let API Gateway invoke the function for any stage and route of ``api_id`` (idempotent:
+    the statement id is per API, and a second add_permission meets ResourceConflictException)."""
+    try:
+        lam.add_permission(
+            FunctionName=function_name, StatementId=statement_id or f"apigateway-{api_id}",
+            Action="lambda:InvokeFunction", Principal="apigateway.amazonaws.com",
+            SourceArn=f"arn:aws:execute-api:{region}:{account}:{api_id}/*",
+        )
+    except lam.exceptions.ResourceConflictException:
+        pass
+
+
 def ensure_api(target: Target) -> ChatApi:
     """Notebook 04: the WebSocket API, its routes and permissions, deployed to a stage."""
     apigw = target.client("apigatewayv2")
@@ -166,14 +180,7 @@ def ensure_api(target: Target) -> ChatApi:
                                Target=f"integrations/{integrations[uri]}")
     account = target.account_id
     for name in names.functions.values():
-        try:
-            lam.add_permission(
-                FunctionName=name, StatementId=f"apigateway-{api_id}",
-                Action="lambda:InvokeFunction", Principal="apigateway.amazonaws.com",
-                SourceArn=f"arn:aws:execute-api:{target.region}:{account}:{api_id}/*",
-            )
-        except lam.exceptions.ResourceConflictException:
-            pass
+        allow_invoke_from_api(lam, name, target.region, account, api_id)
     deployment_id = apigw.create_deployment(
         ApiId=api_id, Description="chat routes")["DeploymentId"]
     try:

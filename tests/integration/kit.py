@@ -12,6 +12,7 @@ import zipfile
 from typing import Any
 
 from workshop_utils.localcloud import LocalCloud
+from workshop_utils.stack import allow_invoke_from_api
 
 TRUST_POLICY = {
     "Version": "2012-10-17",
@@ -147,15 +148,8 @@ def build_websocket_api(
                                         RouteResponseKey="$default")
     if permit:
         for function_arn in sorted(set(routes.values())):
-            fn_name = function_arn.rsplit(":", 1)[-1]
-            try:
-                lam.add_permission(
-                    FunctionName=fn_name, StatementId=f"apigw-{api_id}",
-                    Action="lambda:InvokeFunction", Principal="apigateway.amazonaws.com",
-                    SourceArn=f"arn:aws:execute-api:{cloud.region}:123456789012:{api_id}/*",
-                )
-            except lam.exceptions.ResourceConflictException:
-                pass
+            allow_invoke_from_api(lam, function_arn.rsplit(":", 1)[-1], cloud.region,
+                                  "123456789012", api_id, statement_id=f"apigw-{api_id}")
     if auto_deploy:
         apigw.create_stage(ApiId=api_id, StageName=stage, AutoDeploy=True,
                            **(stage_kwargs or {}))

@@ -23,6 +23,7 @@ import re
 import threading
 from typing import Any
 
+from moto.iam.access_control import IAMPolicy, PermissionResult
 from werkzeug.wrappers import Request, Response
 
 from .awsapp import Forward
@@ -61,8 +62,6 @@ class RoleSessions:
 
     def denial(self, role_arn: str, session_name: str, action: str, resource: str) -> str | None:
         """None when the role allows ``action`` on ``resource``; otherwise AWS's message."""
-        from moto.iam.access_control import IAMPolicy, PermissionResult
-
         role_name = role_arn.rsplit("/", 1)[-1]
         account = self.cloud.settings.account_id
         principal = f"arn:aws:sts::{account}:assumed-role/{role_name}/{session_name}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import boto3
 import pytest
-from moto import mock_aws
+from moto import backends, mock_aws
 from moto.core import responses
 from moto.core.serialize import BaseJSONSerializer
 
@@ -27,9 +27,11 @@ ITEM = {
 @pytest.fixture
 def original_moto():
     """Undo the speed-ups after the test: they patch moto process-wide."""
-    saved = (responses.method_names_from_class, BaseJSONSerializer._serialize_type_structure)
+    saved = (responses.method_names_from_class, BaseJSONSerializer._serialize_type_structure,
+             backends.list_of_moto_modules)
     yield
-    responses.method_names_from_class, BaseJSONSerializer._serialize_type_structure = saved
+    (responses.method_names_from_class, BaseJSONSerializer._serialize_type_structure,
+     backends.list_of_moto_modules) = saved
 
 
 def raw_bodies() -> list[bytes]:
@@ -77,3 +79,10 @@ def test_dispatch_cache_returns_moto_s_own_method_names(original_moto) -> None:
     for cls, names in expected.items():
         assert set(responses.method_names_from_class(cls)) == names
         assert responses.method_names_from_class(cls) is responses.method_names_from_class(cls)
+
+
+def test_module_list_is_moto_s_own_listing(original_moto) -> None:
+    expected = list(backends.list_of_moto_modules())
+    moto_speedups.apply()
+    assert list(backends.list_of_moto_modules()) == expected
+    assert "dynamodb" in expected and "apigatewayv2" in expected

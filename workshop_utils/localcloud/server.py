@@ -24,6 +24,7 @@ from werkzeug.wrappers import Request, Response
 from . import moto_speedups
 from .awsapp import AwsApiApp, Forward
 from .cloud import Cloud
+from .keepalive import KeepAliveRequestHandler
 from .settings import CloudSettings
 
 log = logging.getLogger(__name__)
@@ -115,11 +116,8 @@ class LocalCloudServer:
             ],
         )
 
-        class Handler(MotoRequestHandler):
-            protocol_version = "HTTP/1.1"  # keep-alive: boto3 reuses its connections
-
-            def log_request(self, *args: Any, **kwargs: Any) -> None:  # quiet access log
-                pass
+        class Handler(KeepAliveRequestHandler, MotoRequestHandler):
+            """moto's environ (it keeps S3's underscored headers), served with keep-alive."""
 
         self._http = make_server(
             settings.host,

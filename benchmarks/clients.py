@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import json
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -70,11 +71,19 @@ class Swarm:
                         self._last = time.perf_counter()
                         self._done.set()
 
-    async def broadcast(self, messages: int, tag: str, *, timeout_s: float,
-                        warmup: int = 0) -> BroadcastRun:
+    async def broadcast(self, messages: int, tag: str, *, timeout_s: float, warmup: int = 0,
+                        send: Callable[[str], Awaitable[None]] | None = None) -> BroadcastRun:
         """Send ``warmup`` + ``messages`` frames from the first client, one after the other;
-        each must reach every client (the sender too) before the next is sent."""
+        each must reach every client (the sender too) before the next is sent.
+
+        ``send(marker)`` replaces the first client as the source of each message (the SDK
+        floor posts it through @connections instead)."""
         sender = self.conns[0]
+
+        async def send_chat_frame(marker: str) -> None:
+            await sender.send(json.dumps({"action": "sendmessage", "message": marker}))
+
+        send = send or send_chat_frame
         self._expected = len(self.conns)
         run = BroadcastRun()
         t_start = 0.0
@@ -84,9 +93,8 @@ class Swarm:
             marker = f"<{tag}:{i}>"
             self._marker, self._got = marker, 0
             self._done.clear()
-            frame = json.dumps({"action": "sendmessage", "message": marker})
             t0 = time.perf_counter()
-            await sender.send(frame)
+            await send(marker)
             try:
                 await asyncio.wait_for(self._done.wait(), timeout_s)
                 latency = self._last - t0

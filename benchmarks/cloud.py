@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 import zipfile
+from collections.abc import Iterator
 from typing import Any
 
 from workshop_utils.localcloud import LocalCloud
@@ -25,18 +26,26 @@ def target_for(cloud: LocalCloud) -> Target:
     return local_target(cloud.state, PREFIX)
 
 
-def count_connections(target: Target) -> int:
+def _scan_pages(target: Target, **request: Any) -> Iterator[dict[str, Any]]:
     ddb = target.client("dynamodb")
-    total = 0
-    kwargs: dict[str, Any] = {"TableName": target.names.table, "Select": "COUNT",
-                              "ConsistentRead": True}
+    request = {"TableName": target.names.table, "ConsistentRead": True, **request}
     for _ in range(10_000):  # bounded pagination
-        page = ddb.scan(**kwargs)
-        total += page["Count"]
+        page = ddb.scan(**request)
+        yield page
         if not page.get("LastEvaluatedKey"):
-            break
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-    return total
+            return
+        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def count_connections(target: Target) -> int:
+    return sum(page["Count"] for page in _scan_pages(target, Select="COUNT"))
+
+
+def connection_ids(target: Target) -> list[str]:
+    """Every connection id the chat's table holds (what the broadcast handler scans)."""
+    return [item["connectionId"]["S"]
+            for page in _scan_pages(target, ProjectionExpression="connectionId")
+            for item in page.get("Items", [])]
 
 
 def wait_table(target: Target, expected: int, timeout_s: float = 120.0) -> int:

@@ -14,6 +14,9 @@ TARGETS = {
 }
 
 
+LABELS = {"cloud": "cloud", "sdk_floor": "SDK floor", "floor": "floor"}
+
+
 def targets(result: dict[str, Any]) -> dict[str, Any]:
     """Each target of issue 7 with the measured value and whether it is met (None: not run)."""
     out: dict[str, Any] = {}
@@ -52,15 +55,21 @@ def table(result: dict[str, Any]) -> str:
         lines += ["| N | system | p50 ms | p95 ms | p99 ms | max ms | deliveries/s | msgs/s |"
                   " all delivered |", "|---|---|---|---|---|---|---|---|---|"]
         for n, s in result["broadcast"]["summary"].items():
-            for system in ("cloud", "floor"):
+            for system in ("cloud", "sdk_floor", "floor"):
+                if system not in s:
+                    continue  # results from before the SDK floor existed
                 v = s[system]
-                lines.append(f"| {n} | {system} | {v['p50_ms']:.1f} | {v['p95_ms']:.1f} | "
-                             f"{v['p99_ms']:.1f} | {v['max_ms']:.1f} | {v['deliveries_per_s']:g}"
-                             f" | {v['messages_per_s']:g} | {v['all_delivered']} |")
-            r = s["ratio"]
-            lines.append(f"| {n} | cloud ÷ floor | {_r(r['p50_ms'])} | {_r(r['p95_ms'])} | "
-                         f"{_r(r['p99_ms'])} | {_r(r['max_ms'])} | {_r(r['deliveries_per_s'])}"
-                         " | | |")
+                lines.append(f"| {n} | {LABELS[system]} | {v['p50_ms']:.1f} | {v['p95_ms']:.1f}"
+                             f" | {v['p99_ms']:.1f} | {v['max_ms']:.1f} | "
+                             f"{v['deliveries_per_s']:g} | {v['messages_per_s']:g} | "
+                             f"{v['all_delivered']} |")
+            for key, label in (("ratio", "cloud ÷ floor"), ("ratio_sdk_floor",
+                                                           "cloud ÷ SDK floor")):
+                if key in s:
+                    r = s[key]
+                    lines.append(f"| {n} | {label} | {_r(r['p50_ms'])} | {_r(r['p95_ms'])} | "
+                                 f"{_r(r['p99_ms'])} | {_r(r['max_ms'])} | "
+                                 f"{_r(r['deliveries_per_s'])} | | |")
         lines.append("")
     if "connect" in result:
         c = result["connect"]
@@ -105,10 +114,13 @@ def plot(result: dict[str, Any], path: Path) -> None:
     if "broadcast" in result:
         summary = result["broadcast"]["summary"]
         sizes = [int(n) for n in summary]
-        for system, colour in (("cloud", "tab:blue"), ("floor", "tab:gray")):
+        for system, colour in (("cloud", "tab:blue"), ("sdk_floor", "tab:orange"),
+                               ("floor", "tab:gray")):
+            if any(system not in summary[str(n)] for n in sizes):
+                continue
             for key, style in (("p50_ms", "-o"), ("p99_ms", "--s")):
                 ax.plot(sizes, [summary[str(n)][system][key] for n in sizes], style,
-                        color=colour, label=f"{system} {key[:3]}")
+                        color=colour, label=f"{LABELS[system]} {key[:3]}")
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xticks(sizes, [str(n) for n in sizes])

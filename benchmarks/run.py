@@ -8,7 +8,7 @@ import json
 import statistics
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from workshop_utils import stack
 from workshop_utils.localcloud import LocalCloud
@@ -18,6 +18,7 @@ from . import report
 from .clients import Swarm
 from .floor import FloorServer
 from .machine import children, describe, load_average, rss_kb
+from .sdkfloor import SdkPoster
 from .stats import median_of, ratio, summary_ms
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -48,14 +49,32 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
 
 # --- one broadcast run ----------------------------------------------------------------------
 
-async def _broadcast_run(url: str, n: int, cfg: dict[str, Any], tag: str) -> dict[str, Any]:
+class SdkFloor(NamedTuple):
+    target: Any  # the chat's target: its table lists the connection ids
+    endpoint: str  # the stage's @connections URL on the local gateway
+
+
+async def _broadcast_run(url: str, n: int, cfg: dict[str, Any], tag: str,
+                         sdk_floor: SdkFloor | None = None) -> dict[str, Any]:
+    """Open ``n`` clients on ``url`` and time the broadcasts; with ``sdk_floor`` the messages
+    come from the handler's fan-out run in a plain process instead of a client's frame."""
     swarm = Swarm()
     try:
         connect_s, failures = await swarm.open(url, n, cfg["concurrency"])
         if failures or len(swarm.conns) != n:
             raise RuntimeError(f"{failures} of {n} connections failed to open at {url}")
-        run = await swarm.broadcast(cfg["messages"], tag, timeout_s=MESSAGE_TIMEOUT_S,
-                                    warmup=cfg["warmup"])
+        if sdk_floor is None:
+            run = await swarm.broadcast(cfg["messages"], tag, timeout_s=MESSAGE_TIMEOUT_S,
+                                        warmup=cfg["warmup"])
+        else:
+            stored = await asyncio.to_thread(cloudbench.wait_table, sdk_floor.target, n)
+            if stored != n:
+                raise RuntimeError(f"the table holds {stored} of {n} connections")
+            ids = await asyncio.to_thread(cloudbench.connection_ids, sdk_floor.target)
+            with SdkPoster(sdk_floor.endpoint, ids, sdk_floor.target.region,
+                           ("testing", "testing")) as poster:
+                run = await swarm.broadcast(cfg["messages"], tag, timeout_s=MESSAGE_TIMEOUT_S,
+                                            warmup=cfg["warmup"], send=poster.send)
     finally:
         await swarm.close()
     deliveries = sum(run.delivered)
@@ -141,26 +160,35 @@ def main(argv: list[str] | None = None) -> int:
                       f"(floor {warm['floor_ms']['p50']} ms)")
 
         if "broadcast" in parts:
-            runs: dict[str, dict[int, list[dict[str, Any]]]] = {"floor": {}, "cloud": {}}
+            sdk_floor = SdkFloor(target, cloud.management_url(api.api_id, api.stage))
+            runs: dict[str, dict[int, list[dict[str, Any]]]] = {
+                "floor": {}, "sdk_floor": {}, "cloud": {}}
             for rep in range(cfg["reps"]):
                 for n in cfg["sizes"]:
                     tag = f"r{rep}n{n}"
                     fr = asyncio.run(_broadcast_run(floor.url, n, cfg, tag))
                     runs["floor"].setdefault(n, []).append(fr)
+                    sr = asyncio.run(_broadcast_run(url, n, cfg, tag, sdk_floor))
+                    sr["table_items_after_close"] = cloudbench.wait_table(
+                        target, 0, TABLE_TIMEOUT_S)
+                    runs["sdk_floor"].setdefault(n, []).append(sr)
                     cr = asyncio.run(_broadcast_run(url, n, cfg, tag))
-                    left = cloudbench.wait_table(target, 0, TABLE_TIMEOUT_S)
-                    cr["table_items_after_close"] = left
+                    cr["table_items_after_close"] = cloudbench.wait_table(
+                        target, 0, TABLE_TIMEOUT_S)
                     runs["cloud"].setdefault(n, []).append(cr)
                     _progress(f"broadcast rep {rep + 1}/{cfg['reps']} N={n}: cloud p50 "
-                              f"{cr['latency_ms']['p50']:.1f} ms, floor p50 "
+                              f"{cr['latency_ms']['p50']:.1f} ms, SDK floor p50 "
+                              f"{sr['latency_ms']['p50']:.1f} ms, floor p50 "
                               f"{fr['latency_ms']['p50']:.1f} ms")
             summary = {}
+            keys = ("p50_ms", "p95_ms", "p99_ms", "max_ms", "deliveries_per_s")
             for n in cfg["sizes"]:
                 c = _median_summary(runs["cloud"][n])
                 f = _median_summary(runs["floor"][n])
-                summary[str(n)] = {"cloud": c, "floor": f, "ratio": {
-                    k: ratio(c[k], f[k]) for k in ("p50_ms", "p95_ms", "p99_ms", "max_ms",
-                                                    "deliveries_per_s")}}
+                sf = _median_summary(runs["sdk_floor"][n])
+                summary[str(n)] = {"cloud": c, "floor": f, "sdk_floor": sf,
+                                   "ratio": {k: ratio(c[k], f[k]) for k in keys},
+                                   "ratio_sdk_floor": {k: ratio(c[k], sf[k]) for k in keys}}
             result["broadcast"] = {"summary": summary, "runs": {
                 s: {str(n): r for n, r in by_n.items()} for s, by_n in runs.items()}}
 

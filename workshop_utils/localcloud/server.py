@@ -21,7 +21,7 @@ from typing import Any
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from . import moto_speedups
+from . import moto_memory, moto_speedups
 from .awsapp import AwsApiApp, Forward
 from .cloud import Cloud
 from .keepalive import KeepAliveRequestHandler
@@ -91,6 +91,7 @@ class LocalCloudServer:
         from .lambda_runtime import LambdaRuntime
 
         moto_speedups.apply()
+        moto_memory.apply()
         self._aws_sock = bind(settings.host, settings.aws_port)
         self._ws_sock = bind(settings.host, settings.ws_port)
         settings = dataclasses.replace(

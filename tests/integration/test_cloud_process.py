@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import urllib.request
 
 from workshop_utils.localcloud import LocalCloud, process
 
@@ -52,3 +53,26 @@ def test_two_clouds_side_by_side_have_separate_state() -> None:
         assert a.aws_endpoint != b.aws_endpoint
         a.client("sqs").create_queue(QueueName="only-in-a")
         assert "QueueUrls" not in b.client("sqs").list_queues()
+
+
+def test_copies_a_scan_makes_are_not_kept(cloud: LocalCloud) -> None:
+    """moto lists every model object it ever made (``/moto-api/data.json``); the local cloud
+    lets go of the item copies each Scan makes, or a chat's broadcasts grow it without end."""
+    ddb = cloud.client("dynamodb")
+    ddb.create_table(TableName="scan-copies", BillingMode="PAY_PER_REQUEST",
+                     AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                     KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}])
+    try:
+        def items_listed() -> int:
+            url = cloud.aws_endpoint + "/moto-api/data.json"
+            with urllib.request.urlopen(url, timeout=10) as answer:
+                return len(json.loads(answer.read())["dynamodb"].get("Item", []))
+
+        for i in range(5):
+            ddb.put_item(TableName="scan-copies", Item={"id": {"S": str(i)}})
+        before = items_listed()
+        for _ in range(20):
+            assert ddb.scan(TableName="scan-copies")["Count"] == 5
+        assert items_listed() < before + 20  # moto alone keeps 100 more: 5 per Scan
+    finally:
+        ddb.delete_table(TableName="scan-copies")

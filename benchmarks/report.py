@@ -14,7 +14,8 @@ TARGETS = {
 }
 
 
-LABELS = {"cloud": "cloud", "sdk_floor": "SDK floor", "floor": "floor"}
+LABELS = {"cloud": "cloud", "sdk_floor": "SDK floor", "sdk_sequential": "SDK sequential",
+          "floor": "floor"}
 
 
 def targets(result: dict[str, Any]) -> dict[str, Any]:
@@ -55,7 +56,7 @@ def table(result: dict[str, Any]) -> str:
         lines += ["| N | system | p50 ms | p95 ms | p99 ms | max ms | deliveries/s | msgs/s |"
                   " all delivered |", "|---|---|---|---|---|---|---|---|---|"]
         for n, s in result["broadcast"]["summary"].items():
-            for system in ("cloud", "sdk_floor", "floor"):
+            for system in LABELS:
                 if system not in s:
                     continue  # results from before the SDK floor existed
                 v = s[system]
@@ -115,7 +116,7 @@ def plot(result: dict[str, Any], path: Path) -> None:
         summary = result["broadcast"]["summary"]
         sizes = [int(n) for n in summary]
         for system, colour in (("cloud", "tab:blue"), ("sdk_floor", "tab:orange"),
-                               ("floor", "tab:gray")):
+                               ("sdk_sequential", "tab:green"), ("floor", "tab:gray")):
             if any(system not in summary[str(n)] for n in sizes):
                 continue
             for key, style in (("p50_ms", "-o"), ("p99_ms", "--s")):

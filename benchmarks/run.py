@@ -52,6 +52,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
 class SdkFloor(NamedTuple):
     target: Any  # the chat's target: its table lists the connection ids
     endpoint: str  # the stage's @connections URL on the local gateway
+    sequential: bool = False  # one post after the other instead of the handler's pool
 
 
 async def _broadcast_run(url: str, n: int, cfg: dict[str, Any], tag: str,
@@ -72,7 +73,7 @@ async def _broadcast_run(url: str, n: int, cfg: dict[str, Any], tag: str,
                 raise RuntimeError(f"the table holds {stored} of {n} connections")
             ids = await asyncio.to_thread(cloudbench.connection_ids, sdk_floor.target)
             with SdkPoster(sdk_floor.endpoint, ids, sdk_floor.target.region,
-                           ("testing", "testing")) as poster:
+                           ("testing", "testing"), sequential=sdk_floor.sequential) as poster:
                 run = await swarm.broadcast(cfg["messages"], tag, timeout_s=MESSAGE_TIMEOUT_S,
                                             warmup=cfg["warmup"], send=poster.send)
     finally:
@@ -160,18 +161,22 @@ def main(argv: list[str] | None = None) -> int:
                       f"(floor {warm['floor_ms']['p50']} ms)")
 
         if "broadcast" in parts:
-            sdk_floor = SdkFloor(target, cloud.management_url(api.api_id, api.stage))
+            endpoint = cloud.management_url(api.api_id, api.stage)
+            sdk_floors = {"sdk_floor": SdkFloor(target, endpoint),
+                          "sdk_sequential": SdkFloor(target, endpoint, sequential=True)}
             runs: dict[str, dict[int, list[dict[str, Any]]]] = {
-                "floor": {}, "sdk_floor": {}, "cloud": {}}
+                "floor": {}, "sdk_floor": {}, "sdk_sequential": {}, "cloud": {}}
             for rep in range(cfg["reps"]):
                 for n in cfg["sizes"]:
                     tag = f"r{rep}n{n}"
                     fr = asyncio.run(_broadcast_run(floor.url, n, cfg, tag))
                     runs["floor"].setdefault(n, []).append(fr)
-                    sr = asyncio.run(_broadcast_run(url, n, cfg, tag, sdk_floor))
-                    sr["table_items_after_close"] = cloudbench.wait_table(
-                        target, 0, TABLE_TIMEOUT_S)
-                    runs["sdk_floor"].setdefault(n, []).append(sr)
+                    for system, sdk_floor in sdk_floors.items():
+                        sr = asyncio.run(_broadcast_run(url, n, cfg, tag, sdk_floor))
+                        sr["table_items_after_close"] = cloudbench.wait_table(
+                            target, 0, TABLE_TIMEOUT_S)
+                        runs[system].setdefault(n, []).append(sr)
+                    sr = runs["sdk_floor"][n][-1]
                     cr = asyncio.run(_broadcast_run(url, n, cfg, tag))
                     cr["table_items_after_close"] = cloudbench.wait_table(
                         target, 0, TABLE_TIMEOUT_S)
@@ -187,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
                 f = _median_summary(runs["floor"][n])
                 sf = _median_summary(runs["sdk_floor"][n])
                 summary[str(n)] = {"cloud": c, "floor": f, "sdk_floor": sf,
+                                   "sdk_sequential": _median_summary(runs["sdk_sequential"][n]),
                                    "ratio": {k: ratio(c[k], f[k]) for k in keys},
                                    "ratio_sdk_floor": {k: ratio(c[k], sf[k]) for k in keys}}
             result["broadcast"] = {"summary": summary, "runs": {

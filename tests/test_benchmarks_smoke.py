@@ -27,8 +27,8 @@ def smoke_result(tmp_path_factory: pytest.TempPathFactory) -> dict:
         cwd=ROOT, capture_output=True, text=True, timeout=300,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    for row in ("| cloud |", "| SDK floor |", "| floor |"):  # the printed table
-        assert row in proc.stdout
+    for row in ("| cloud |", "| SDK floor |", "| SDK sequential |", "| floor |"):
+        assert row in proc.stdout  # the printed table
     assert (out / "ci.png").stat().st_size > 0
     return json.loads((out / "ci.json").read_text())
 
@@ -41,7 +41,7 @@ def test_result_has_every_section(smoke_result: dict) -> None:
             "load_average_at_start"} <= machine.keys()
     for size in smoke_result["config"]["sizes"]:
         summary = smoke_result["broadcast"]["summary"][str(size)]
-        for system in ("cloud", "sdk_floor", "floor"):
+        for system in ("cloud", "sdk_floor", "sdk_sequential", "floor"):
             assert {"p50_ms", "p95_ms", "p99_ms", "max_ms", "deliveries_per_s",
                     "messages_per_s", "all_delivered"} <= summary[system].keys()
         for ratio in ("ratio", "ratio_sdk_floor"):
@@ -58,7 +58,7 @@ def test_result_has_every_section(smoke_result: dict) -> None:
 
 def test_every_message_reached_everyone(smoke_result: dict) -> None:
     config = smoke_result["config"]
-    for system in ("cloud", "sdk_floor", "floor"):
+    for system in ("cloud", "sdk_floor", "sdk_sequential", "floor"):
         for size in config["sizes"]:
             runs = smoke_result["broadcast"]["runs"][system][str(size)]
             assert len(runs) == config["reps"]
@@ -73,5 +73,6 @@ def test_every_connection_was_held_and_cleaned_up(smoke_result: dict) -> None:
     for run in connect["runs"]["cloud"]:
         assert run["table_items"] == run["clients"]  # every $connect stored its item
         assert run["table_items_after_close"] == 0  # every $disconnect removed it
-    for runs in smoke_result["broadcast"]["runs"]["sdk_floor"].values():
-        assert all(run["table_items_after_close"] == 0 for run in runs)
+    for system in ("sdk_floor", "sdk_sequential"):
+        for runs in smoke_result["broadcast"]["runs"][system].values():
+            assert all(run["table_items_after_close"] == 0 for run in runs)

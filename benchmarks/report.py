@@ -122,6 +122,9 @@ def plot(result: dict[str, Any], path: Path) -> None:
             for key, style in (("p50_ms", "-o"), ("p99_ms", "--s")):
                 ax.plot(sizes, [summary[str(n)][system][key] for n in sizes], style,
                         color=colour, label=f"{LABELS[system]} {key[:3]}")
+        if 100 in sizes:
+            ax.plot([100], [TARGETS["broadcast_100_p50_ms"]], "x", color="tab:red", ms=9,
+                    label="target p50, N=100")
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xticks(sizes, [str(n) for n in sizes])

@@ -184,3 +184,20 @@ def test_boto3_reuses_one_connection_for_many_calls(cloud: LocalCloud) -> None:
     log = stream.getvalue()
     assert log.count("Starting new HTTP connection") == 1, log
     assert "Resetting dropped connection" not in log, log
+
+
+def test_expect_100_continue_is_answered_once(server) -> None:
+    """What botocore does for large uploads: wait for "100 Continue", then send the body."""
+    conn = RawConnection(server)
+    try:
+        conn.send(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n"
+                  b"Expect: 100-continue\r\n\r\n")
+        assert conn.reader.readline().startswith(b"HTTP/1.1 100")
+        assert conn.reader.readline() == b"\r\n"
+        conn.send(b"body")
+        status, _, body = conn.response()
+        assert (status, json.loads(body)["body"]) == (200, "body")
+        conn.send(post("/echo", b"next"))  # nothing left over on the connection
+        assert json.loads(conn.response()[2])["body"] == "next"
+    finally:
+        conn.close()

@@ -106,8 +106,8 @@ class KeepAliveRequestHandler(WSGIRequestHandler):
             log.warning("aws api: " + format, *args)
 
     def run_wsgi(self) -> None:
-        if self.headers.get("Expect", "").lower().strip(" \t") == "100-continue":
-            self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        # "Expect: 100-continue" was answered by http.server's parse_request already (werkzeug
+        # answered it a second time).
         environ = self.make_environ()
         body, drain = request_body(self.rfile, self.headers)
         environ["wsgi.input"] = body

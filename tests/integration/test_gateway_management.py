@@ -86,6 +86,35 @@ def test_get_describes_the_connection(cloud: LocalCloud, api: dict[str, Any],
     kit.run_async(scenario())
 
 
+SLOW_CONNECT = """
+import time
+
+def handler(event, context):
+    time.sleep(1.5)
+    return {"statusCode": 200}
+"""
+
+
+def test_last_active_at_follows_traffic_after_a_slow_connect(cloud: LocalCloud) -> None:
+    """Rule: GET lastActiveAt is the last data in either direction. connectedAt is the
+    upgrade request, before $connect ran: the gap must not be taken off lastActiveAt."""
+    arn = kit.deploy_function(cloud, "gwm-slow-connect", SLOW_CONNECT, timeout=5)
+    slow = kit.build_websocket_api(cloud, "gwm-slow", {"$connect": arn})
+    client = cloud.management_client(slow["api_id"], slow["stage"])
+
+    async def scenario() -> None:
+        async with connect(slow["url"], open_timeout=10) as ws:
+            cid = await connection_id(ws)  # data both ways, after the 1.5 s $connect
+            sent_ms = time.time() * 1000
+            got = await asyncio.to_thread(client.get_connection, ConnectionId=cid)
+            connected = got["ConnectedAt"].timestamp() * 1000
+            last_active = got["LastActiveAt"].timestamp() * 1000
+            assert last_active - connected >= 1400  # the $connect time, and more
+            assert abs(last_active - sent_ms) < 1000
+
+    kit.run_async(scenario())
+
+
 def test_delete_closes_with_1000_then_answers_204(api: dict[str, Any], mgmt: Any) -> None:
     """Rule: DELETE: close the connection with 1000, then 204."""
 
@@ -136,10 +165,13 @@ def test_at_sign_may_be_percent_encoded_and_the_id_is_decoded(cloud: LocalCloud,
 
 def test_unsigned_requests_get_missing_authentication_token(cloud: LocalCloud,
                                                             api: dict[str, Any]) -> None:
-    """Rule (chosen): unsigned requests get 403 {"message":"Missing Authentication Token"}."""
-    status, _, body = raw(cloud, api, "POST", "/@connections/AAAAAAAAAAAAAAA%3D", b"hi",
-                          signed=False)
-    assert status == 403 and json.loads(body) == {"message": "Missing Authentication Token"}
+    """Rule (chosen): unsigned requests get 403 {"message":"Missing Authentication Token"},
+    byte for byte, whatever the size of their body (the signature is checked first)."""
+    for body in (b"hi", b"a" * 140_000):
+        status, headers, answer = raw(cloud, api, "POST", "/@connections/AAAAAAAAAAAAAAA%3D",
+                                      body, signed=False)
+        assert (status, answer) == (403, b'{"message":"Missing Authentication Token"}')
+        assert headers["x-amzn-ErrorType"] == "MissingAuthenticationTokenException"
 
 
 def test_post_over_131072_bytes_is_413(api: dict[str, Any], mgmt: Any) -> None:

@@ -24,7 +24,7 @@ import json, os
 
 def handler(event, context):
     return {"statusCode": int(os.environ.get("STATUS", "200")),
-            "body": os.environ["TAG"] + ":" + event["body"]}
+            "body": os.environ["TAG"] + ":" + str(event.get("body"))}
 """
 
 RAISE_SOURCE = """
@@ -157,6 +157,45 @@ def test_non_2xx_status_sends_nothing_and_one_way_routes_send_no_body(
     got = kit.run_async(answers(api["url"], ['{"action": "bad", "quiet": 1}',
                                              '{"action": "oneway", "quiet": 1}', "two-way"]))
     assert got == [None, None, "two:two-way"]
+
+
+def test_a_body_goes_back_only_with_both_the_expression_and_the_route_response(
+        cloud: LocalCloud) -> None:
+    """Rule: two-way needs RouteResponseSelectionExpression $default AND a $default route
+    response; a route with only one of them is one-way."""
+    api = kit.build_websocket_api(cloud, "gwr-half", {"$default": tagged(cloud, "two")},
+                                  two_way=("$default",), auto_deploy=True)
+    apigw, lam = cloud.client("apigatewayv2"), cloud.client("lambda")
+    half = tagged(cloud, "half")
+    kit.allow_invoke_from_api(lam, half.rsplit(":", 1)[-1], cloud.region, "123456789012",
+                              api["api_id"], statement_id=f"apigw-{api['api_id']}")
+    target = "integrations/" + apigw.create_integration(
+        ApiId=api["api_id"], IntegrationType="AWS_PROXY",
+        IntegrationUri=kit.lambda_integration_uri(cloud.region, half))["IntegrationId"]
+    response_only = apigw.create_route(ApiId=api["api_id"], RouteKey="responseonly",
+                                       Target=target)
+    apigw.create_route_response(ApiId=api["api_id"], RouteId=response_only["RouteId"],
+                                RouteResponseKey="$default")
+    apigw.create_route(ApiId=api["api_id"], RouteKey="expressiononly", Target=target,
+                       RouteResponseSelectionExpression="$default")
+    got = kit.run_async(answers(api["url"], ['{"action": "responseonly", "quiet": 1}',
+                                             '{"action": "expressiononly", "quiet": 1}',
+                                             "two-way"]))
+    assert got == [None, None, "two:two-way"]
+
+
+def test_messages_cannot_select_the_connect_and_disconnect_routes(cloud: LocalCloud) -> None:
+    """$connect and $disconnect are called by the connection's life (AWS: "API Gateway calls
+    the $disconnect route when the client or the server disconnects"); a message whose
+    selection value is "$disconnect" goes to $default and disconnects nobody."""
+    api = kit.build_websocket_api(
+        cloud, "gwr-lifecycle",
+        {"$connect": tagged(cloud, "life-connect"), "$disconnect": tagged(cloud, "life-gone"),
+         "$default": tagged(cloud, "life-default")},
+        two_way=("$default",))
+    got = kit.run_async(answers(api["url"], ['{"action": "$disconnect"}',
+                                             '{"action": "$connect"}', '{"action": "$default"}']))
+    assert [g.split(":", 1)[0] for g in got] == ["life-default"] * 3, got
 
 
 def test_routes_added_after_a_deployment_are_not_live_until_redeployed(

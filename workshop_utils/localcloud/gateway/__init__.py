@@ -37,6 +37,9 @@ STOP_CLOSE_TIMEOUT_S = 3.0  # clients get this long to answer the 1001 at shutdo
 STOP_DISCONNECT_TIMEOUT_S = 5.0  # pending $disconnect invocations get this long
 
 
+LIFECYCLE_ROUTES = ("$connect", "$disconnect")
+
+
 def _error_frame(message: str, connection_id: str, request_id: str) -> str:
     # AWS's exact spacing: a space after the first colon only.
     return (f'{{"message": "{message}", "connectionId":"{connection_id}", '
@@ -136,7 +139,9 @@ class Gateway:
             conn.send_reply(_error_frame("Forbidden", info.connection_id, request_id))
             return
         key = select_route_key(view.route_selection_expression, text)
-        route = view.routes.get(key) if key is not None else None
+        # $connect and $disconnect are called by the connection's life only: a message whose
+        # selection value is "$disconnect" goes to $default, it does not disconnect anyone.
+        route = view.routes.get(key) if key not in (None, *LIFECYCLE_ROUTES) else None
         if route is None:
             route = view.routes.get("$default")
         if route is None:

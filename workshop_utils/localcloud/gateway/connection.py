@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import TYPE_CHECKING
 
 from websockets.frames import Opcode
@@ -56,7 +57,7 @@ class _FrameProtocol(ServerProtocol):
 
 class WebSocketConnection:
     __slots__ = (
-        "gateway", "info", "transport", "loop", "proto", "last_data", "_opened_mono",
+        "gateway", "info", "transport", "loop", "proto", "last_data", "_opened_mono", "_opened_ms",
         "_parts", "_size", "_cause", "_idle", "_max", "_close_timer", "_in_flight", "_paused",
         "closed",
     )
@@ -71,6 +72,9 @@ class WebSocketConnection:
         self.proto = _FrameProtocol(state=OPEN, logger=wire_log,
                                     max_size=(2 * limits.message_bytes, 2 * limits.frame_bytes))
         self.last_data = self._opened_mono = self.loop.time()
+        # Wall time of the open (after $connect), the anchor of lastActiveAt: connectedAt is
+        # the upgrade request, before a $connect that may have taken seconds.
+        self._opened_ms = int(time.time() * 1000)
         self._parts: list[bytes] | None = None  # fragments of a message being assembled
         self._size = 0
         self._cause: tuple[int, str] | None = None  # why the gateway closed, for $disconnect
@@ -88,7 +92,7 @@ class WebSocketConnection:
         return not self.closed and self.proto.state is OPEN
 
     def last_active_ms(self) -> int:
-        return self.info.connected_at_ms + int((self.last_data - self._opened_mono) * 1000)
+        return self._opened_ms + int((self.last_data - self._opened_mono) * 1000)
 
     # -- incoming -------------------------------------------------------------------------
 

@@ -121,7 +121,9 @@ def response(status: int, body: bytes = b"", *, headers: tuple[tuple[str, str], 
 def error_response(status: int, error_type: str | None, message: str | None,
                    keep_alive: bool = True) -> bytes:
     """An error botocore maps to ``client.exceptions.<error_type>`` (the header decides)."""
-    body = json.dumps({"message": message}).encode() if message is not None else b"{}"
+    # compact, as AWS writes it: {"message":"Missing Authentication Token"}
+    body = (json.dumps({"message": message}, separators=(",", ":")).encode()
+            if message is not None else b"{}")
     headers = (("x-amzn-ErrorType", error_type),) if error_type else ()
     return response(status, body, headers=headers, keep_alive=keep_alive)
 

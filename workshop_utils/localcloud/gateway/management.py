@@ -7,8 +7,10 @@ answer 410 with ``x-amzn-ErrorType: GoneException``, which botocore needs to rai
 ``client.exceptions.GoneException``.
 
 IAM: requests must carry a SigV4 signature (chosen: unsigned ones get 403 "Missing
-Authentication Token"). Whether the signer may call ``execute-api:ManageConnections`` is not
-checked, as moto's IAM is off; :func:`authorize` is the seam where that check belongs.
+Authentication Token"). A request signed by a Lambda function's role is checked for
+``execute-api:ManageConnections`` on ``<api>/<stage>/<METHOD>/@connections/<id>``
+(:func:`authorize`); other signers (the learner, tests) are not. Checks come in AWS's order:
+signature, then permission, then the size of the body.
 """
 
 from __future__ import annotations
@@ -56,8 +58,11 @@ def iso8601(epoch_ms: int) -> str:
 
 
 def handle(gateway: Gateway, request: HttpRequest, api_id: str, stage: str,
-           raw_connection_id: str, body: bytes) -> bytes:
-    """Answer one @connections request (the complete HTTP response)."""
+           raw_connection_id: str, body: bytes, *, oversized: int | None = None) -> bytes:
+    """Answer one @connections request (the complete HTTP response).
+
+    ``oversized``: the declared length of a body too large to have been read; it is answered
+    413 only once the signature and the permission have been checked."""
     keep = request.keep_alive
     if not is_signed(request):
         return error_response(403, "MissingAuthenticationTokenException",
@@ -73,9 +78,10 @@ def handle(gateway: Gateway, request: HttpRequest, api_id: str, stage: str,
     denied = authorize(gateway, request, resource)
     if denied is not None:
         return error_response(403, "AccessDeniedException", denied, keep)
-    if method == "POST" and len(body) > MAX_POST_BYTES:
+    size = oversized if oversized is not None else len(body)
+    if size > MAX_POST_BYTES and (method == "POST" or oversized is not None):
         return error_response(413, "PayloadTooLargeException",
-                              f"Request entity too large: {len(body)} bytes, the maximum is "
+                              f"Request entity too large: {size} bytes, the maximum is "
                               f"{MAX_POST_BYTES}", keep)
     conn = gateway.connections.get(connection_id)
     if (conn is None or not conn.is_open or conn.info.api_id != api_id

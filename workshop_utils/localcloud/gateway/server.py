@@ -41,6 +41,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# An oversized body sent with "Connection: close" is read and dropped up to this size before
+# the close, so that the client reads the refusal instead of a connection reset.
+MAX_SKIPPED_BEFORE_CLOSE = 16 * 1024 * 1024
+
 _AWS_HOST = re.compile(r"^([a-z0-9]+)\.execute-api\.[a-z0-9-]+\.amazonaws\.com(:\d+)?$", re.I)
 _INTERNAL_ERROR = b'{"message": "Internal server error"}'
 
@@ -70,6 +74,7 @@ class GatewaySession(asyncio.Protocol):
         self._scanned = 0  # bytes of buf already searched for the end of the head
         self._pending: tuple[HttpRequest, int] | None = None  # head read, body awaited
         self._discard = 0  # bytes of an oversized body still to skip
+        self._close_when_skipped = False  # "Connection: close": close once the body is read
         self._continue_sent = False
 
     # -- asyncio.Protocol ------------------------------------------------------------------
@@ -116,6 +121,9 @@ class GatewaySession(asyncio.Protocol):
                 n = min(self._discard, len(buf))
                 del buf[:n]
                 self._discard -= n
+                if not self._discard and self._close_when_skipped:
+                    self.transport.close()
+                    return
                 continue
             if self._pending is None:
                 end = buf.find(b"\r\n\r\n", max(0, self._scanned - 3))
@@ -136,13 +144,15 @@ class GatewaySession(asyncio.Protocol):
                     return
                 del buf[:end + 4]
                 if length > MAX_POST_BYTES:
-                    self._discard = length
-                    self._write(error_response(
-                        413, "PayloadTooLargeException",
-                        f"Request entity too large: {length} bytes, the maximum is "
-                        f"{MAX_POST_BYTES}", request.keep_alive))
+                    self._discard = length  # never buffered: answered from the head alone
+                    self._write(self._answer_oversized(request, length))
                     if not request.keep_alive:
-                        self.transport.close()
+                        # Closing while the client still sends would reset the connection
+                        # and lose the answer: read the body to its end first (bounded).
+                        if length > MAX_SKIPPED_BEFORE_CLOSE:
+                            self.transport.close()
+                            return
+                        self._close_when_skipped = True
                     continue
                 self._pending = (request, length)
                 self._continue_sent = False
@@ -165,6 +175,17 @@ class GatewaySession(asyncio.Protocol):
     def _fail(self, status: int, message: str) -> None:
         self._write(error_response(status, None, message, keep_alive=False))
         self.transport.close()
+
+    def _answer_oversized(self, request: HttpRequest, length: int) -> bytes:
+        """What a request whose body is over the limit gets: the refusal any request to that
+        path gets first (signature, permission), else 413."""
+        target = split_target(request)
+        if target is not None and target[2] is not None:
+            api_id, stage, connection_id = target
+            return handle_management(self.gateway, request, api_id, stage, connection_id, b"",
+                                     oversized=length)
+        return response(403, FORBIDDEN, keep_alive=request.keep_alive,
+                        headers=(("x-amzn-ErrorType", "ForbiddenException"),))
 
     def _dispatch(self, request: HttpRequest, body: bytes) -> None:
         target = split_target(request)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import calendar
 import json
 import re
+import time
 from typing import Any
 
 import pytest
@@ -19,6 +21,24 @@ AWS_ID = re.compile(r"^[A-Za-z0-9_-]{15}=$")
 COMMON_KEYS = {"routeKey", "eventType", "extendedRequestId", "requestTime", "messageDirection",
                "stage", "connectedAt", "requestTimeEpoch", "identity", "requestId",
                "domainName", "connectionId", "apiId"}
+
+
+GONE_DISCONNECT_SOURCE = """
+import json
+import boto3
+
+def handler(event, context):
+    ctx = event["requestContext"]
+    client = boto3.client("apigatewaymanagementapi",
+                          endpoint_url=f"https://{ctx['domainName']}/{ctx['stage']}")
+    try:
+        client.post_to_connection(ConnectionId=ctx["connectionId"], Data=b"from $disconnect")
+        result = "posted"
+    except client.exceptions.GoneException:
+        result = "gone"
+    print("EVENT " + json.dumps({"connectionId": ctx["connectionId"], "result": result}))
+    raise RuntimeError("the $disconnect function fails")
+"""
 
 
 @pytest.fixture(scope="module")
@@ -114,6 +134,45 @@ def test_message_event_shape(cloud: LocalCloud, api: dict[str, Any]) -> None:
     assert connect_ev["requestContext"]["requestId"] not in ids
 
 
+def request_time_epoch_s(text: str) -> int:
+    """``dd/MMM/yyyy:HH:mm:ss +0000`` as epoch seconds (month names parsed locale-free)."""
+    day, month, rest = text.split("/")
+    year, hh, mm, ss = rest.split(" ")[0].split(":")
+    months = ("Jan", "Feb", "Mar", "Apr", "May", "Jun",
+              "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+    return calendar.timegm((int(year), months.index(month) + 1, int(day), int(hh), int(mm),
+                            int(ss), 0, 0, 0))
+
+
+def test_times_are_epoch_milliseconds(cloud: LocalCloud, api: dict[str, Any]) -> None:
+    """Rules: connectedAt (epoch ms, the same for the whole connection, DISCONNECT included),
+    requestTimeEpoch (epoch ms), requestTime (dd/MMM/yyyy:HH:mm:ss +0000) the same instant."""
+    before_ms = time.time() * 1000
+
+    async def scenario() -> str:
+        async with connect(api["url"], open_timeout=20) as ws:
+            await asyncio.sleep(0.05)  # so the MESSAGE is later than connectedAt
+            await ws.send("when")
+            return json.loads(await ws.recv())["requestContext"]["connectionId"]
+
+    cid = kit.run_async(scenario())
+    contexts = [events_of(cloud, cid, kind)[0]["requestContext"]
+                for kind in ("CONNECT", "MESSAGE", "DISCONNECT")]
+    after_ms = time.time() * 1000
+    connected_at = contexts[0]["connectedAt"]
+    for ctx in contexts:
+        assert ctx["connectedAt"] == connected_at, ctx["eventType"]
+        epoch = ctx["requestTimeEpoch"]
+        for value in (ctx["connectedAt"], epoch):
+            # Milliseconds of now: a value in seconds (or in microseconds) is far outside.
+            assert isinstance(value, int) and before_ms - 60_000 < value < after_ms + 60_000
+        assert connected_at <= epoch
+        assert REQUEST_TIME.match(ctx["requestTime"])
+        assert request_time_epoch_s(ctx["requestTime"]) == epoch // 1000, ctx
+    epochs = [ctx["requestTimeEpoch"] for ctx in contexts]
+    assert epochs == sorted(epochs) and epochs[1] - connected_at >= 50
+
+
 def disconnect_context(cloud: LocalCloud, connection_id: str) -> dict[str, Any]:
     [event] = events_of(cloud, connection_id, "DISCONNECT")
     assert event["headers"] == {"Host": event["requestContext"]["domainName"], "x-api-key": "",
@@ -194,3 +253,39 @@ def test_disconnect_after_a_drop_is_1006_and_runs_once(cloud: LocalCloud,
     events = kit.logged_events(cloud, "gwe-echo", where=lambda e: (
         e["requestContext"]["connectionId"] == cid))
     assert [e["requestContext"]["eventType"] for e in events].count("DISCONNECT") == 1
+
+
+def test_disconnect_runs_after_the_socket_is_gone_and_its_result_is_ignored(
+        cloud: LocalCloud) -> None:
+    """Rules: $disconnect runs once, after the socket is gone (posting to its own id gets
+    GoneException), best effort, its result ignored: the function raising sends nothing to
+    anyone, and the gateway keeps serving."""
+    fn = kit.deploy_function(cloud, "gwe-gone", GONE_DISCONNECT_SOURCE, timeout=10)
+    api = kit.build_websocket_api(cloud, "gwe-gone", {"$disconnect": fn})  # no $default
+
+    async def forbidden_id(ws: Any) -> str:
+        await ws.send("who am I")
+        return json.loads(await ws.recv())["connectionId"]
+
+    async def scenario() -> tuple[str, str]:
+        async with connect(api["url"], open_timeout=20) as bystander:
+            bystander_id = await forbidden_id(bystander)
+            async with connect(api["url"], open_timeout=20) as leaving:
+                cid = await forbidden_id(leaving)
+            await asyncio.to_thread(kit.logged_events, cloud, "gwe-gone",
+                                    where=lambda e: e["connectionId"] == cid)
+            with pytest.raises(TimeoutError):  # nothing from the failed $disconnect
+                async with asyncio.timeout(0.5):
+                    await bystander.recv()
+            assert await forbidden_id(bystander) == bystander_id  # still served
+            async with connect(api["url"], open_timeout=20) as newcomer:  # new connections too
+                assert await forbidden_id(newcomer) not in (cid, bystander_id)
+        return cid, bystander_id
+
+    cid, bystander_id = kit.run_async(scenario())
+    time.sleep(0.5)  # a second (wrong) invocation would have logged by now
+    runs = kit.logged_events(cloud, "gwe-gone", where=lambda e: e["connectionId"] == cid)
+    assert [e["result"] for e in runs] == ["gone"]
+    logs = cloud.client("logs").filter_log_events(logGroupName="/aws/lambda/gwe-gone")
+    text = "\n".join(e["message"] for e in logs["events"])
+    assert text.count("[ERROR] RuntimeError: the $disconnect function fails") >= 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -24,6 +25,12 @@ def handler(event, context):
     print("EVENT " + json.dumps(event))
     headers = json.loads(os.environ.get("HEADERS", "{}"))
     return {"statusCode": int(os.environ["STATUS"]), "headers": headers,
+            "body": "the function's body"}
+"""
+
+QUERY_STATUS_SOURCE = """
+def handler(event, context):
+    return {"statusCode": int(event["queryStringParameters"]["status"]),
             "body": "the function's body"}
 """
 
@@ -67,6 +74,7 @@ def fns(cloud: LocalCloud) -> dict[str, str]:
                                    environment={"STATUS": "401"}),
         "chat": kit.deploy_function(cloud, "gwh-chat", STATUS_SOURCE, environment={
             "STATUS": "200", "HEADERS": json.dumps({"Sec-WebSocket-Protocol": "chat"})}),
+        "query": kit.deploy_function(cloud, "gwh-query-status", QUERY_STATUS_SOURCE),
         "raise": kit.deploy_function(cloud, "gwh-raise", RAISE_SOURCE),
         "sleep": kit.deploy_function(cloud, "gwh-sleep", SLEEP_SOURCE, timeout=10),
         "early": kit.deploy_function(cloud, "gwh-early", EARLY_POST_SOURCE, timeout=10),
@@ -123,6 +131,25 @@ def test_connection_ids_are_aws_shaped_and_new_for_every_connection(cloud: Local
     assert len(set(ids)) == len(ids)
 
 
+def test_connection_ids_come_from_a_seeded_generator() -> None:
+    """Rule: connection ids come from a seeded generator, so notebook outputs are stable: two
+    fresh clouds give the same ids for the same sequence of connections."""
+
+    def first_ids() -> list[str]:
+        with LocalCloud() as fresh:
+            api = kit.build_mock_api(fresh, "gwh-seeded")
+
+            async def scenario() -> list[str]:
+                return [await forbidden_frame_id(api["url"]) for _ in range(3)]
+
+            return kit.run_async(scenario())
+
+    with ThreadPoolExecutor(2) as pool:  # the two clouds start side by side
+        first, second = pool.map(lambda _: first_ids(), range(2))
+    assert first == second
+    assert len(set(first)) == 3 and all(CONNECTION_ID.match(i) for i in first)
+
+
 def test_connect_2xx_completes_the_upgrade_and_its_body_is_never_sent(
         cloud: LocalCloud, fns: dict[str, str]) -> None:
     """Rules: $connect statusCode 2xx gives 101; the response body is never sent."""
@@ -134,6 +161,25 @@ def test_connect_2xx_completes_the_upgrade_and_its_body_is_never_sent(
             with pytest.raises(TimeoutError):
                 async with asyncio.timeout(0.5):
                     await ws.recv()
+
+    kit.run_async(scenario())
+
+
+def test_connect_any_other_2xx_also_completes_the_upgrade(
+        cloud: LocalCloud, fns: dict[str, str]) -> None:
+    """Rule: $connect statusCode 2xx (not only 200: here 204 and 299) gives 101, and the
+    connection then works; the body is never sent."""
+    api = kit.build_websocket_api(cloud, "gwh-2xx-other", {"$connect": fns["query"]})
+
+    async def scenario() -> None:
+        for status in (204, 299):
+            async with connect(f"{api['url']}?status={status}", open_timeout=15) as ws:
+                assert ws.response.status_code == 101
+                await ws.send('{"action": "nowhere"}')  # open for data: the Forbidden frame
+                assert json.loads(await ws.recv())["message"] == "Forbidden"
+                with pytest.raises(TimeoutError):
+                    async with asyncio.timeout(0.3):
+                        await ws.recv()
 
     kit.run_async(scenario())
 

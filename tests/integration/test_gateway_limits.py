@@ -35,11 +35,13 @@ def small() -> Iterator[LocalCloud]:
 
 @pytest.fixture(scope="module")
 def api(small: LocalCloud) -> dict[str, Any]:
-    """Two-way echo $default, a slow route, and $disconnect logging its event."""
+    """Two-way echo $default, a slow route, a one-way "quiet" route (the echo function, but no
+    route response: nothing is sent back), and $disconnect logging its event."""
     echo = kit.deploy_function(small, "gwl-echo", kit.ECHO_SOURCE)
     slow = kit.deploy_function(small, "gwl-slow", SLEEP_SOURCE, timeout=10)
     return kit.build_websocket_api(small, "gwl", {"$default": echo, "$disconnect": echo,
-                                                  "slow": slow}, two_way=("$default", "slow"))
+                                                  "slow": slow, "quiet": echo},
+                                   two_way=("$default", "slow"))
 
 
 async def closed_with(ws: Any) -> tuple[int | None, str | None]:
@@ -125,24 +127,45 @@ def test_idle_connections_close_1001_going_away(small: LocalCloud,
 
 def test_data_in_either_direction_resets_the_idle_timer(small: LocalCloud,
                                                         api: dict[str, Any]) -> None:
-    """Rule: data in either direction resets the idle timer (client messages, @connections
-    posts)."""
+    """Rule: data in either direction resets the idle timer. Server side: @connections posts
+    alone keep a connection open past the idle timeout. Client side: messages to a one-way
+    route (no reply, so no server data at all) alone keep another connection open past it.
+    Each phase runs on its own connection, well within the maximum duration."""
     mgmt = small.management_client(api["api_id"], "test")
+    quiet = json.dumps({"action": "quiet"})
 
-    async def scenario() -> None:
+    async def server_side() -> None:
         ws, cid = await open_and_id(api["url"])
-        for _ in range(3):  # 1.2 s (> the idle timeout) of traffic from the server side only
+        for _ in range(4):  # 1.6 s (> the 1 s idle timeout) of traffic from the server only
             await asyncio.sleep(0.4)
             await asyncio.to_thread(mgmt.post_to_connection, ConnectionId=cid, Data=b"tick")
             assert await ws.recv() == "tick"
-        for _ in range(2):  # then from the client side (all within the maximum duration)
-            await asyncio.sleep(0.4)
-            await ws.send("tock")
-            await ws.recv()
         assert ws.close_code is None
         await ws.close()
 
-    kit.run_async(scenario())
+    async def client_side() -> str:
+        ws, cid = await open_and_id(api["url"])
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        sent = 0
+        while loop.time() - started < 2 * LIMITS.idle_timeout_s:  # twice the idle timeout
+            await ws.send(quiet)
+            sent += 1
+            # Nothing comes back (no echo, no error frame): only the client's frames count.
+            # Had the timer not been reset, recv would raise ConnectionClosed (1001) here.
+            with pytest.raises(TimeoutError):
+                async with asyncio.timeout(0.4):
+                    await ws.recv()
+        assert ws.close_code is None and sent >= 5
+        await ws.close()
+        return cid
+
+    kit.run_async(server_side())
+    cid = kit.run_async(client_side())
+    # The one-way messages did reach the function (they were data, not just bytes).
+    kit.logged_events(small, "gwl-echo", count=5, where=lambda e: (
+        e["requestContext"]["connectionId"] == cid
+        and e["requestContext"]["routeKey"] == "quiet"))
 
 
 def test_maximum_duration_closes_1001(small: LocalCloud, api: dict[str, Any]) -> None:

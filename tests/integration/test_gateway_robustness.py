@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import socket
 import time
 from typing import Any
@@ -119,31 +120,34 @@ def test_a_function_deleted_while_clients_are_connected(cloud: LocalCloud) -> No
     kit.run_async(scenario())
 
 
-def test_access_log_lines_fill_the_context_variables(cloud: LocalCloud) -> None:
-    """Observability: with AccessLogSettings, one line per event (CONNECT, MESSAGE,
-    DISCONNECT) with $context.* filled in; unknown variables are "-"."""
-    fn = kit.deploy_function(cloud, "gwx-logged", kit.ECHO_SOURCE)
-    group = "/workshop/gwx-access"
-    fmt = json.dumps({k: f"$context.{k}" for k in (
-        "requestId", "extendedRequestId", "eventType", "routeKey", "status", "connectionId",
-        "messageId", "apiId", "stage", "domainName", "integrationLatency", "requestTime",
-        "requestTimeEpoch", "connectedAt", "identity.sourceIp", "error.message", "nope")})
-    api = kit.build_websocket_api(
-        cloud, "gwx-logged", {"$default": fn}, two_way=("$default",),
-        stage_kwargs={"AccessLogSettings": {
-            "DestinationArn": f"arn:aws:logs:{cloud.region}:123456789012:log-group:{group}",
-            "Format": fmt}})
+ACCESS_FORMAT = json.dumps({k: f"$context.{k}" for k in (
+    "requestId", "extendedRequestId", "eventType", "routeKey", "status", "connectionId",
+    "messageId", "apiId", "stage", "domainName", "integrationLatency", "requestTime",
+    "requestTimeEpoch", "connectedAt", "identity.sourceIp", "error.message", "nope")})
+REQUEST_TIME = re.compile(r"^\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d \+0000$")
 
-    async def scenario() -> str:
-        async with connect(api["url"], open_timeout=20) as ws:
-            await ws.send("logged")
-            return json.loads(await ws.recv())["requestContext"]["connectionId"]
+RAISE_SOURCE = """
+def handler(event, context):
+    raise RuntimeError("boom")
+"""
 
-    cid = kit.run_async(scenario())
+
+def access_logged_api(cloud: LocalCloud, name: str, routes: dict[str, str],
+                      **kwargs: Any) -> tuple[dict[str, Any], str]:
+    """A deployed API whose stage writes ACCESS_FORMAT lines to its own log group."""
+    group = f"/workshop/{name}-access"
+    api = kit.build_websocket_api(cloud, name, routes, stage_kwargs={"AccessLogSettings": {
+        "DestinationArn": f"arn:aws:logs:{cloud.region}:123456789012:log-group:{group}",
+        "Format": ACCESS_FORMAT}}, **kwargs)
+    return api, group
+
+
+def access_lines(cloud: LocalCloud, group: str, cid: str, count: int) -> list[dict[str, Any]]:
+    """The access-log lines of connection ``cid``, once ``count`` are there (10 s at most)."""
     logs = cloud.client("logs")
     deadline = time.monotonic() + 10
     lines: list[dict[str, Any]] = []
-    while time.monotonic() < deadline and len(lines) < 3:
+    while time.monotonic() < deadline and len(lines) < count:
         try:
             events = logs.filter_log_events(logGroupName=group)["events"]
         except logs.exceptions.ResourceNotFoundException:
@@ -151,14 +155,103 @@ def test_access_log_lines_fill_the_context_variables(cloud: LocalCloud) -> None:
         lines = [json.loads(e["message"]) for e in events]
         lines = [line for line in lines if line["connectionId"] == cid]
         time.sleep(0.1)
+    return lines
+
+
+def check_common_values(cloud: LocalCloud, api: dict[str, Any], lines: list[dict[str, Any]],
+                        before_ms: float) -> None:
+    """Values every line must have: AWS-form domain, client IP, epoch-ms times that agree
+    with requestTime, one connectedAt per connection, a request id per line."""
+    after_ms = time.time() * 1000
+    domain = f"{api['api_id']}.execute-api.{cloud.region}.amazonaws.com"
+    connected_at = lines[0]["connectedAt"]
+    for line in lines:
+        assert line["apiId"] == api["api_id"] and line["stage"] == api["stage"]
+        assert line["domainName"] == domain
+        assert line["identity.sourceIp"] == "127.0.0.1"
+        assert line["connectedAt"] == connected_at
+        epoch = int(line["requestTimeEpoch"])
+        for value in (int(connected_at), epoch):  # epoch milliseconds of now
+            assert before_ms - 60_000 < value < after_ms + 60_000, line
+        assert int(connected_at) <= epoch
+        assert REQUEST_TIME.match(line["requestTime"])
+        assert line["requestTime"] == time.strftime("%d/%b/%Y:%H:%M:%S +0000",
+                                                    time.gmtime(epoch // 1000)), line
+        assert line["requestId"] == line["extendedRequestId"] != "-"
+        assert line["nope"] == "-"
+    assert len({line["requestId"] for line in lines}) == len(lines)
+
+
+def test_access_log_lines_fill_the_context_variables(cloud: LocalCloud) -> None:
+    """Observability: with AccessLogSettings, one line per event (CONNECT, MESSAGE,
+    DISCONNECT) with $context.* filled in with the event's values; unknown variables are "-".
+    This stage has no $connect route: its CONNECT line is written all the same."""
+    fn = kit.deploy_function(cloud, "gwx-logged", kit.ECHO_SOURCE)
+    api, group = access_logged_api(cloud, "gwx-logged", {"$default": fn},
+                                   two_way=("$default",))
+    before_ms = time.time() * 1000
+
+    async def scenario() -> dict[str, Any]:
+        async with connect(api["url"], open_timeout=20) as ws:
+            await ws.send("logged")
+            return json.loads(await ws.recv())["requestContext"]
+
+    ctx = kit.run_async(scenario())
+    lines = access_lines(cloud, group, ctx["connectionId"], 3)
     assert [line["eventType"] for line in lines] == ["CONNECT", "MESSAGE", "DISCONNECT"]
-    connect_line, message_line, _ = lines
+    check_common_values(cloud, api, lines, before_ms)
+    connect_line, message_line, disconnect_line = lines
+    assert connect_line["routeKey"] == "$connect" and connect_line["status"] == "200"
+    assert disconnect_line["routeKey"] == "$disconnect"
     assert message_line["routeKey"] == "$default" and message_line["status"] == "200"
-    assert message_line["messageId"] != "-" and connect_line["messageId"] == "-"
-    assert message_line["requestId"] == message_line["extendedRequestId"]
+    assert message_line["messageId"] == ctx["messageId"] and connect_line["messageId"] == "-"
+    # The MESSAGE line describes the same request the function saw.
+    assert message_line["requestId"] == ctx["requestId"]
+    assert message_line["requestTimeEpoch"] == str(ctx["requestTimeEpoch"])
+    assert message_line["requestTime"] == ctx["requestTime"]
+    assert message_line["connectedAt"] == str(ctx["connectedAt"])
     assert message_line["integrationLatency"].isdigit()
-    assert message_line["nope"] == "-" and message_line["error.message"] == "-"
-    assert message_line["apiId"] == api["api_id"] and message_line["stage"] == "test"
+    assert connect_line["integrationLatency"] == "-"  # nothing was invoked
+    assert all(line["error.message"] == "-" for line in lines)
+
+
+def test_access_log_connect_route_and_error_lines(cloud: LocalCloud) -> None:
+    """Observability: a stage with a $connect route logs its CONNECT line (status 200, the
+    integration's latency); a message no route takes (no $default) logs status 403 and
+    error.message Forbidden; a function that raises logs status 500 and error.message
+    "Internal server error"."""
+    echo = kit.deploy_function(cloud, "gwx-logged-connect", kit.ECHO_SOURCE)
+    boom = kit.deploy_function(cloud, "gwx-logged-boom", RAISE_SOURCE)
+    api, group = access_logged_api(cloud, "gwx-logged-errors",
+                                   {"$connect": echo, "boom": boom})
+    before_ms = time.time() * 1000
+
+    async def scenario() -> str:
+        async with connect(api["url"], open_timeout=20) as ws:
+            await ws.send('{"action": "nowhere"}')
+            forbidden = json.loads(await ws.recv())
+            assert forbidden["message"] == "Forbidden"
+            await ws.send('{"action": "boom"}')
+            assert json.loads(await ws.recv())["message"] == "Internal server error"
+            return forbidden["connectionId"]
+
+    cid = kit.run_async(scenario())
+    lines = access_lines(cloud, group, cid, 4)
+    assert sorted(line["eventType"] for line in lines) == [
+        "CONNECT", "DISCONNECT", "MESSAGE", "MESSAGE"]
+    check_common_values(cloud, api, lines, before_ms)
+    [connect_line] = [line for line in lines if line["eventType"] == "CONNECT"]
+    assert connect_line["routeKey"] == "$connect" and connect_line["status"] == "200"
+    assert connect_line["integrationLatency"].isdigit()
+    assert connect_line["error.message"] == "-"
+    messages = {line["status"]: line for line in lines if line["eventType"] == "MESSAGE"}
+    assert set(messages) == {"403", "500"}
+    assert messages["403"]["error.message"] == "Forbidden"
+    assert messages["403"]["integrationLatency"] == "-"  # nothing was invoked
+    assert messages["500"]["error.message"] == "Internal server error"
+    assert messages["500"]["routeKey"] == "boom"
+    assert messages["500"]["integrationLatency"].isdigit()
+    assert all(m["messageId"] != "-" for m in messages.values())
 
 
 def test_status_lists_served_stages_and_open_connections(cloud: LocalCloud) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from workshop_utils.localcloud import LocalCloud
 
@@ -35,8 +36,13 @@ def handler(event, context):
     if "connection" in event:
         api = boto3.client("apigatewaymanagementapi", endpoint_url=
             f"https://{event['api']}.execute-api.us-east-1.amazonaws.com/{event['stage']}")
-        return {"post": attempt(lambda: api.post_to_connection(
-            ConnectionId=event["connection"], Data=b"from the function"))}
+        calls = {
+            "post": lambda: api.post_to_connection(ConnectionId=event["connection"],
+                                                   Data=b"from the function"),
+            "get": lambda: api.get_connection(ConnectionId=event["connection"]),
+            "delete": lambda: api.delete_connection(ConnectionId=event["connection"]),
+        }
+        return {op: attempt(calls[op]) for op in event.get("ops", ["post"])}
     print("a line for the log")
     return {
         "put_a": attempt(lambda: ddb.put_item(TableName="iam-a", Item={"id": {"S": "1"}})),
@@ -130,3 +136,45 @@ def test_connections_need_manage_connections(cloud: LocalCloud, probe: str) -> N
                              "assumed-role/iam-limited/iam-probe is not authorized to perform: "
                              "execute-api:ManageConnections on resource: arn:aws:execute-api:")
     assert allowed == "ok" and received == "from the function"
+
+
+def test_manage_connections_is_checked_per_method(cloud: LocalCloud, probe: str) -> None:
+    """SPEC @connections: the resource names the method (<api-id>/<stage>/<METHOD>/...): a
+    policy allowing only POST on .../POST/@connections/* lets the role post, while GET and
+    DELETE fail with AccessDeniedException (and DELETE does not close the connection)."""
+    api = kit.build_mock_api(cloud, "iam-api-methods")
+    arn = f"arn:aws:execute-api:us-east-1:123456789012:{api['api_id']}/{api['stage']}"
+    iam = cloud.client("iam")
+    iam.put_role_policy(RoleName=ROLE, PolicyName="post-only", PolicyDocument=policy(
+        {"Effect": "Allow", "Action": "execute-api:ManageConnections",
+         "Resource": f"{arn}/POST/@connections/*"}))
+
+    async def scenario() -> tuple[str, dict[str, str], list[str]]:
+        async with asyncio.timeout(30):
+            async with connect(api["url"]) as ws:
+                await ws.send("no route takes this")  # the Forbidden frame names our id
+                cid = json.loads(await ws.recv())["connectionId"]
+                event = {"api": api["api_id"], "stage": api["stage"], "connection": cid,
+                         "ops": ["get", "delete", "post"]}
+                result = await asyncio.to_thread(kit.invoke_json, cloud, probe, event)
+                received: list[str] = []
+                try:
+                    received.append(await ws.recv())  # the post
+                    await ws.send("still open?")  # the denied DELETE closed nothing
+                    received.append(json.loads(await ws.recv())["message"])
+                except ConnectionClosed:
+                    received.append(f"closed {ws.close_code}")
+                return cid, result["Payload"], received
+
+    try:
+        cid, result, received = asyncio.run(scenario())
+    finally:
+        iam.delete_role_policy(RoleName=ROLE, PolicyName="post-only")
+    for op, method in (("get", "GET"), ("delete", "DELETE")):
+        assert result[op] == (
+            "AccessDeniedException: User: arn:aws:sts::123456789012:assumed-role/iam-limited/"
+            "iam-probe is not authorized to perform: execute-api:ManageConnections on resource: "
+            f"{arn}/{method}/@connections/{cid}"
+            " because no identity-based policy allows the execute-api:ManageConnections action")
+    assert result["post"] == "ok"
+    assert received == ["from the function", "Forbidden"]

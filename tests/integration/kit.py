@@ -172,6 +172,28 @@ def handler(event, context):
 """
 
 
+def self_post_source(data: str, ending: str) -> str:
+    """Source of a function that posts ``data`` to its own connection the AWS way, prints
+    ``EVENT {"connectionId", "result": "posted"|"gone"}``, then runs ``ending`` (a return or
+    raise statement): what a function sees of its connection from $connect or $disconnect."""
+    return f"""
+import json
+import boto3
+
+def handler(event, context):
+    ctx = event["requestContext"]
+    client = boto3.client("apigatewaymanagementapi",
+                          endpoint_url=f"https://{{ctx['domainName']}}/{{ctx['stage']}}")
+    try:
+        client.post_to_connection(ConnectionId=ctx["connectionId"], Data={data!r})
+        result = "posted"
+    except client.exceptions.GoneException:
+        result = "gone"
+    print("EVENT " + json.dumps({{"connectionId": ctx["connectionId"], "result": result}}))
+    {ending}
+"""
+
+
 def logged_events(cloud: LocalCloud, function_name: str, *, count: int = 1,
                   timeout: float = 15.0, marker: str = "EVENT ",
                   where: Any = None) -> list[dict[str, Any]]:

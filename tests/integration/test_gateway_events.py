@@ -23,22 +23,8 @@ COMMON_KEYS = {"routeKey", "eventType", "extendedRequestId", "requestTime", "mes
                "domainName", "connectionId", "apiId"}
 
 
-GONE_DISCONNECT_SOURCE = """
-import json
-import boto3
-
-def handler(event, context):
-    ctx = event["requestContext"]
-    client = boto3.client("apigatewaymanagementapi",
-                          endpoint_url=f"https://{ctx['domainName']}/{ctx['stage']}")
-    try:
-        client.post_to_connection(ConnectionId=ctx["connectionId"], Data=b"from $disconnect")
-        result = "posted"
-    except client.exceptions.GoneException:
-        result = "gone"
-    print("EVENT " + json.dumps({"connectionId": ctx["connectionId"], "result": result}))
-    raise RuntimeError("the $disconnect function fails")
-"""
+GONE_DISCONNECT_SOURCE = kit.self_post_source(
+    b"from $disconnect", 'raise RuntimeError("the $disconnect function fails")')
 
 
 @pytest.fixture(scope="module")

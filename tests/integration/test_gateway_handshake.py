@@ -47,22 +47,7 @@ def handler(event, context):
     return {"statusCode": 200}
 """
 
-EARLY_POST_SOURCE = """
-import json
-import boto3
-
-def handler(event, context):
-    ctx = event["requestContext"]
-    client = boto3.client("apigatewaymanagementapi",
-                          endpoint_url=f"https://{ctx['domainName']}/{ctx['stage']}")
-    try:
-        client.post_to_connection(ConnectionId=ctx["connectionId"], Data=b"too early")
-        result = "posted"
-    except client.exceptions.GoneException:
-        result = "gone"
-    print("EVENT " + json.dumps({"connectionId": ctx["connectionId"], "result": result}))
-    return {"statusCode": 200}
-"""
+EARLY_POST_SOURCE = kit.self_post_source(b"too early", 'return {"statusCode": 200}')
 
 
 @pytest.fixture(scope="module")

@@ -92,6 +92,14 @@ def deploy_function(
     )["FunctionArn"]
 
 
+def create_table(cloud: LocalCloud, name: str, key: str = "id") -> None:
+    """An on-demand DynamoDB table with one string hash key (what every table test needs)."""
+    cloud.client("dynamodb").create_table(
+        TableName=name, BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": key, "KeyType": "HASH"}])
+
+
 def invoke_json(cloud: LocalCloud, name: str, event: Any = None, **kwargs: Any) -> dict[str, Any]:
     """Invoke synchronously; returns the boto3 response with ``Payload`` decoded from JSON."""
     resp = cloud.client("lambda").invoke(

@@ -9,6 +9,8 @@ import urllib.request
 
 from workshop_utils.localcloud import LocalCloud, process
 
+from . import kit
+
 
 def test_status_lists_the_endpoints_a_client_needs(cloud: LocalCloud) -> None:
     state = cloud.status()
@@ -20,12 +22,7 @@ def test_status_lists_the_endpoints_a_client_needs(cloud: LocalCloud) -> None:
 
 def test_moto_serves_the_control_plane(cloud: LocalCloud) -> None:
     ddb = cloud.client("dynamodb")
-    ddb.create_table(
-        TableName="smoke-process",
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    kit.create_table(cloud, "smoke-process")
     assert "smoke-process" in ddb.list_tables()["TableNames"]
 
 
@@ -55,16 +52,18 @@ def test_two_clouds_side_by_side_have_separate_state() -> None:
         assert "QueueUrls" not in b.client("sqs").list_queues()
 
 
-def test_copies_a_scan_makes_are_not_kept(cloud: LocalCloud) -> None:
+def test_copies_a_scan_makes_are_not_kept() -> None:
     """moto lists every model object it ever made (``/moto-api/data.json``); the local cloud
-    lets go of the item copies each Scan makes, or a chat's broadcasts grow it without end."""
-    ddb = cloud.client("dynamodb")
-    ddb.create_table(TableName="scan-copies", BillingMode="PAY_PER_REQUEST",
-                     AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-                     KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}])
-    try:
+    lets go of the item copies each Scan makes, or a chat's broadcasts grow it without end.
+
+    A cloud of its own: moto's dashboard reads every attribute of every object, and a Lambda
+    function's (left by other tests) may try to reach Docker and fail the whole listing."""
+    with LocalCloud() as fresh:
+        ddb = fresh.client("dynamodb")
+        kit.create_table(fresh, "scan-copies")
+
         def items_listed() -> int:
-            url = cloud.aws_endpoint + "/moto-api/data.json"
+            url = fresh.aws_endpoint + "/moto-api/data.json"
             with urllib.request.urlopen(url, timeout=10) as answer:
                 return len(json.loads(answer.read())["dynamodb"].get("Item", []))
 
@@ -74,5 +73,3 @@ def test_copies_a_scan_makes_are_not_kept(cloud: LocalCloud) -> None:
         for _ in range(20):
             assert ddb.scan(TableName="scan-copies")["Count"] == 5
         assert items_listed() < before + 20  # moto alone keeps 100 more: 5 per Scan
-    finally:
-        ddb.delete_table(TableName="scan-copies")

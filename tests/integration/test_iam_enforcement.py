@@ -62,11 +62,8 @@ def table_arn(name: str) -> str:
 
 @pytest.fixture(scope="module")
 def probe(cloud: LocalCloud) -> str:
-    ddb = cloud.client("dynamodb")
     for name in ("iam-a", "iam-b"):
-        ddb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
-                         AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-                         KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}])
+        kit.create_table(cloud, name)
     role_arn = kit.ensure_role(cloud, ROLE, policy=None)
     cloud.client("iam").put_role_policy(RoleName=ROLE, PolicyName="only-put", PolicyDocument=policy(
         {"Effect": "Allow", "Action": "dynamodb:PutItem", "Resource": table_arn("iam-a")}))

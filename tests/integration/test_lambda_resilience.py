@@ -12,7 +12,7 @@ import pytest
 
 from workshop_utils.localcloud import LocalCloud
 
-from .kit import build_websocket_api, deploy_function, invoke_json
+from .kit import build_websocket_api, create_table, deploy_function, invoke_json
 from .test_lambda_runtime import events_of, request_id
 
 
@@ -98,13 +98,7 @@ def handler(event, context):
 
 
 def test_sdk_inside_the_function_reaches_the_local_cloud(cloud: LocalCloud) -> None:
-    ddb = cloud.client("dynamodb")
-    ddb.create_table(
-        TableName="rs-connections",
-        AttributeDefinitions=[{"AttributeName": "connectionId", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "connectionId", "KeyType": "HASH"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_table(cloud, "rs-connections", key="connectionId")
     deploy_function(cloud, "rs-ddb", """
 import os
 import boto3
@@ -116,7 +110,8 @@ def handler(event, context):
     resp = invoke_json(cloud, "rs-ddb", {"id": "abc="})
     assert "FunctionError" not in resp, resp["Payload"]
     assert resp["Payload"] == {"connectionId": "abc=", "n": 7}  # Decimal marshalled as a number
-    item = ddb.get_item(TableName="rs-connections", Key={"connectionId": {"S": "abc="}})
+    item = cloud.client("dynamodb").get_item(TableName="rs-connections",
+                                             Key={"connectionId": {"S": "abc="}})
     assert item["Item"]["n"] == {"N": "7"}
 
 

@@ -167,6 +167,8 @@ class KeepAliveRequestHandler(WSGIRequestHandler):
             self.send_header("Content-Length", str(len(payload)))
         if self.close_connection:
             self.send_header("Connection", "close")
+        # end_headers() then a write would be two sends: the body joins http.server's header
+        # buffer so that flush_headers() writes head and body at once.
         self._headers_buffer.append(b"\r\n")
         if has_body and payload:
             self._headers_buffer.append(payload)

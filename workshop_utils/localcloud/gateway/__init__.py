@@ -37,7 +37,7 @@ STOP_CLOSE_TIMEOUT_S = 3.0  # clients get this long to answer the 1001 at shutdo
 STOP_DISCONNECT_TIMEOUT_S = 5.0  # pending $disconnect invocations get this long
 
 
-LIFECYCLE_ROUTES = ("$connect", "$disconnect")
+LIFECYCLE_ROUTES = frozenset({"$connect", "$disconnect"})
 
 
 def _error_frame(message: str, connection_id: str, request_id: str) -> str:
@@ -141,7 +141,7 @@ class Gateway:
         key = select_route_key(view.route_selection_expression, text)
         # $connect and $disconnect are called by the connection's life only: a message whose
         # selection value is "$disconnect" goes to $default, it does not disconnect anyone.
-        route = view.routes.get(key) if key not in (None, *LIFECYCLE_ROUTES) else None
+        route = None if key in LIFECYCLE_ROUTES else view.routes.get(key)
         if route is None:
             route = view.routes.get("$default")
         if route is None:

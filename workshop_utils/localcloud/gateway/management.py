@@ -78,10 +78,11 @@ def handle(gateway: Gateway, request: HttpRequest, api_id: str, stage: str,
     denied = authorize(gateway, request, resource)
     if denied is not None:
         return error_response(403, "AccessDeniedException", denied, keep)
-    size = oversized if oversized is not None else len(body)
-    if size > MAX_POST_BYTES and (method == "POST" or oversized is not None):
+    if oversized is None and method == "POST" and len(body) > MAX_POST_BYTES:
+        oversized = len(body)
+    if oversized is not None:
         return error_response(413, "PayloadTooLargeException",
-                              f"Request entity too large: {size} bytes, the maximum is "
+                              f"Request entity too large: {oversized} bytes, the maximum is "
                               f"{MAX_POST_BYTES}", keep)
     conn = gateway.connections.get(connection_id)
     if (conn is None or not conn.is_open or conn.info.api_id != api_id

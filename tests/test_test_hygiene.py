@@ -32,6 +32,10 @@ WAITS = {"join", "wait"}  # Thread.join(5), Popen.wait(5)
 EXEMPT = {
     ("unit/test_aws_paths.py", "test_create_function_gives_up_once_its_deadline_passes"):
         "a fake clock: the deadline is virtual seconds and nothing waits",
+    ("unit/test_gateway_limits_defaults.py", "test_a_cloud_s_settings_default_to_those_limits"):
+        "AWS's quotas, compared as values: nothing waits on them",
+    ("integration/test_deployments.py", "test_deployment_is_a_snapshot_until_redeployed"):
+        "a setting read back from a stored deployment: nothing waits on it",
 }
 
 

@@ -103,7 +103,8 @@ async def still_served_quietly(url: str) -> None:
         assert ws.response.status_code == 101
 
 
-def test_a_function_deleted_while_clients_are_connected(cloud: LocalCloud) -> None:
+def test_a_function_deleted_under_open_connections_answers_internal_error(
+        cloud: LocalCloud) -> None:
     """Robustness: the route's function is deleted under open connections: messages get the
     Internal server error frame, the connections stay, other APIs keep working."""
     fn = kit.deploy_function(cloud, "gwx-doomed", kit.ECHO_SOURCE)
@@ -219,7 +220,7 @@ def test_access_log_lines_fill_the_context_variables(cloud: LocalCloud) -> None:
     assert all(line["error.message"] == "-" for line in lines)
 
 
-def test_access_log_connect_route_and_error_lines(cloud: LocalCloud) -> None:
+def test_access_log_records_the_connect_route_and_error_statuses(cloud: LocalCloud) -> None:
     """Observability: a stage with a $connect route logs its CONNECT line (status 200, the
     integration's latency); a message no route takes (no $default) logs status 403 and
     error.message Forbidden; a function that raises logs status 500 and error.message

@@ -63,7 +63,7 @@ def test_cleanup_leaves_nothing_and_can_run_twice(target) -> None:
     assert not any(leftovers(target).values())
 
 
-def test_cleanup_of_a_half_built_stack(target) -> None:
+def test_cleanup_of_a_half_built_stack_leaves_nothing(target) -> None:
     """A learner who stopped after notebook 02: only the table and the role exist."""
     stack.ensure_prerequisites(3, target)
     delete_everything(target, say=lambda line: None)

@@ -25,3 +25,12 @@ def cloud() -> Iterator[LocalCloud]:
     """One running local cloud shared by the integration tests of a session."""
     with LocalCloud() as running:
         yield running
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Refuse a WORKSHOP_TESTS_TIMEOUT_FACTOR that is not a positive number in one line, before
+    any module is collected (rather than one traceback per module that reads the unit)."""
+    try:
+        import tests.timing  # noqa: F401  (reading the unit reads the factor)
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.timing import SECOND
+
 ROOT = Path(__file__).resolve().parents[1]
 
 pytestmark = pytest.mark.cloud
@@ -21,10 +23,12 @@ pytestmark = pytest.mark.cloud
 
 @pytest.fixture(scope="module")
 def smoke_result(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The JSON result of one `python -m benchmarks --smoke` run, once its table and plot are
+    checked."""
     out = tmp_path_factory.mktemp("bench")
     proc = subprocess.run(
         [sys.executable, "-m", "benchmarks", "--smoke", "--out-dir", str(out), "--name", "ci"],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        cwd=ROOT, capture_output=True, text=True, timeout=300 * SECOND,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     for row in ("| cloud |", "| SDK floor |", "| SDK sequential |", "| floor |"):
@@ -34,6 +38,8 @@ def smoke_result(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 
 def test_result_has_every_section(smoke_result: dict) -> None:
+    """The smoke result has every section and figure the full benchmark reports, for every size
+    and system."""
     assert {"name", "machine", "config", "broadcast", "connect", "lambda", "targets",
             "elapsed_s", "load_average_at_end"} <= smoke_result.keys()
     machine = smoke_result["machine"]
@@ -57,6 +63,7 @@ def test_result_has_every_section(smoke_result: dict) -> None:
 
 
 def test_every_message_reached_everyone(smoke_result: dict) -> None:
+    """In every run of every system, every broadcast message reached every client."""
     config = smoke_result["config"]
     for system in ("cloud", "sdk_floor", "sdk_sequential", "floor"):
         for size in config["sizes"]:
@@ -68,6 +75,8 @@ def test_every_message_reached_everyone(smoke_result: dict) -> None:
 
 
 def test_every_connection_was_held_and_cleaned_up(smoke_result: dict) -> None:
+    """Every connection was held open, its $connect stored an item and its $disconnect removed
+    it."""
     connect = smoke_result["connect"]
     assert connect["cloud"]["all_held"] and connect["floor"]["all_held"]
     for run in connect["runs"]["cloud"]:

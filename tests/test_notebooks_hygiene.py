@@ -15,15 +15,18 @@ MAX_SKIPPED_SHARE = 0.10
 
 
 def code_cells(path: Path) -> list:
+    """The code cells of the notebook at ``path``."""
     return [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
 
 
 def test_the_series_is_there_in_order() -> None:
+    """The notebooks are numbered 00, 01, ... with no gap, at least eight of them."""
     assert [p.name[:2] for p in NOTEBOOKS] == [f"{i:02d}" for i in range(len(NOTEBOOKS))]
     assert len(NOTEBOOKS) >= 8
 
 
 def test_few_code_cells_skip_output_comparison() -> None:
+    """At most 10% of the code cells are tagged to skip nbval's output comparison."""
     cells = [c for p in NOTEBOOKS for c in code_cells(p)]
     skipped = [c for c in cells if SKIP_TAGS & set(c.metadata.get("tags", []))]
     assert len(skipped) <= MAX_SKIPPED_SHARE * len(cells), (
@@ -32,6 +35,8 @@ def test_few_code_cells_skip_output_comparison() -> None:
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_committed_with_outputs_and_no_unexpected_errors(path: Path) -> None:
+    """Every code cell was executed, and only cells tagged raises-exception show an error; no
+    stderr shows a traceback."""
     for index, cell in enumerate(code_cells(path)):
         assert cell.execution_count is not None, f"{path.name} cell {index} was not executed"
         expected = "raises-exception" in cell.metadata.get("tags", [])
@@ -42,6 +47,7 @@ def test_committed_with_outputs_and_no_unexpected_errors(path: Path) -> None:
 
 
 def test_readme_lists_exactly_the_notebooks_on_disk() -> None:
+    """The notebooks the README names are exactly the ones on disk."""
     readme = (ROOT / "README.md").read_text()
     listed = {word.strip("`*()[]|") for word in readme.split() if word.strip("`*()[]|").endswith(
         ".ipynb")}
@@ -50,6 +56,7 @@ def test_readme_lists_exactly_the_notebooks_on_disk() -> None:
 
 
 def test_no_untitled_notebooks_or_checkpoints_are_committed() -> None:
+    """No Untitled notebook and no .ipynb_checkpoints are in git."""
     files = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True,
                            check=True).stdout.splitlines()
     assert not [f for f in files if Path(f).name.lower().startswith("untitled")]

@@ -11,6 +11,7 @@ import textwrap
 import zipfile
 from typing import Any
 
+from tests.timing import SECOND, whole_seconds
 from workshop_utils.localcloud import LocalCloud
 from workshop_utils.stack import allow_invoke_from_api
 
@@ -63,12 +64,16 @@ def deploy_function(
     source: str | dict[str, str],
     *,
     handler: str = "app.handler",
-    timeout: int = 3,
+    timeout: float = 3 * SECOND,
     memory: int = 128,
     environment: dict[str, str] | None = None,
     runtime: str = "python3.11",
 ) -> str:
-    """Create (or replace the code of) function ``name``; returns its ARN."""
+    """Create (or replace the code of) function ``name``; returns its ARN.
+
+    ``timeout`` is in the tests' unit (``tests.timing.SECOND``); Lambda gets it rounded up to
+    the whole seconds its ``Timeout`` takes.
+    """
     files = {"app.py": source} if isinstance(source, str) else source
     lam = cloud.client("lambda")
     code = zip_source(files)
@@ -81,13 +86,13 @@ def deploy_function(
             Role=ensure_role(cloud),
             Handler=handler,
             Code={"ZipFile": code},
-            Timeout=timeout,
+            Timeout=whole_seconds(timeout),
             MemorySize=memory,
             Environment={"Variables": environment or {}},
         )["FunctionArn"]
     lam.update_function_code(FunctionName=name, ZipFile=code)
     return lam.update_function_configuration(
-        FunctionName=name, Handler=handler, Timeout=timeout, MemorySize=memory,
+        FunctionName=name, Handler=handler, Timeout=whole_seconds(timeout), MemorySize=memory,
         Environment={"Variables": environment or {}},
     )["FunctionArn"]
 
@@ -203,7 +208,7 @@ def handler(event, context):
 
 
 def logged_events(cloud: LocalCloud, function_name: str, *, count: int = 1,
-                  timeout: float = 15.0, marker: str = "EVENT ",
+                  timeout: float = 15 * SECOND, marker: str = "EVENT ",
                   where: Any = None) -> list[dict[str, Any]]:
     """Events a function printed as ``EVENT <json>`` lines, once at least ``count`` match.
 
@@ -233,12 +238,12 @@ def logged_events(cloud: LocalCloud, function_name: str, *, count: int = 1,
             pass
         if len(found) >= count:
             return found
-        time.sleep(0.1)
+        time.sleep(0.1 * SECOND)
     raise AssertionError(f"{len(found)} of {count} events logged by {function_name} "
-                         f"within {timeout} s")
+                         f"within {timeout:g} s")
 
 
-def raw_http(url: str, request: bytes, *, timeout: float = 5.0) -> bytes:
+def raw_http(url: str, request: bytes, *, timeout: float = 5 * SECOND) -> bytes:
     """Send raw bytes to the host:port of ``url`` and return all bytes until the server
     closes (or ``timeout``)."""
     import socket
@@ -256,7 +261,7 @@ def raw_http(url: str, request: bytes, *, timeout: float = 5.0) -> bytes:
     return b"".join(chunks)
 
 
-def run_async(coro: Any, timeout: float = 60.0) -> Any:
+def run_async(coro: Any, timeout: float = 60 * SECOND) -> Any:
     """Run a test coroutine on a fresh loop, bounded by ``timeout`` seconds."""
     import asyncio
 

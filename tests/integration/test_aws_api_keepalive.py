@@ -17,10 +17,11 @@ from typing import Any
 import pytest
 from werkzeug.serving import make_server
 
+from tests.timing import SECOND
 from workshop_utils.localcloud import LocalCloud
 from workshop_utils.localcloud.keepalive import KeepAliveRequestHandler
 
-TIMEOUT_S = 5.0
+TIMEOUT_S = 5 * SECOND
 
 
 def echo_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
@@ -39,6 +40,7 @@ def echo_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
 
 @pytest.fixture
 def server() -> Iterator[tuple[str, int]]:
+    """echo_app behind the keep-alive request handler, on a free port of 127.0.0.1."""
     httpd = make_server("127.0.0.1", 0, echo_app, threaded=True,
                         request_handler=KeepAliveRequestHandler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
@@ -73,6 +75,7 @@ class RawConnection:
         return int(status.split()[1]), headers, body
 
     def closed_by_server(self) -> bool:
+        """True once the server has closed its side (the next read is end of file)."""
         return self.reader.read(1) == b""
 
     def close(self) -> None:
@@ -81,11 +84,14 @@ class RawConnection:
 
 
 def post(path: str, body: bytes, extra: str = "") -> bytes:
+    """A POST of ``body`` with its Content-Length, and ``extra`` header lines."""
     return (f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n{extra}\r\n"
             ).encode() + body
 
 
 def test_requests_share_one_connection_and_bodies_stay_apart(server) -> None:
+    """Five requests on one connection each get their own body back, and the server never
+    asks to close."""
     conn = RawConnection(server)
     try:
         for i in range(5):
@@ -111,6 +117,8 @@ def test_a_body_the_application_did_not_read_is_drained(server) -> None:
 
 
 def test_pipelined_requests_are_answered_in_order(server) -> None:
+    """Two requests sent at once (the first one's body unread by the app) get their two
+    answers, in order."""
     conn = RawConnection(server)
     try:
         conn.send(post("/ignore", b"a" * 50) + post("/echo", b"second"))
@@ -121,6 +129,8 @@ def test_pipelined_requests_are_answered_in_order(server) -> None:
 
 
 def test_a_chunked_body_is_read_whole_and_the_connection_reused(server) -> None:
+    """A chunked body reaches the app whole, and the next request on that connection is read
+    from after its last chunk."""
     conn = RawConnection(server)
     try:
         conn.send(b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
@@ -138,6 +148,8 @@ def test_a_chunked_body_is_read_whole_and_the_connection_reused(server) -> None:
     b"GET /echo HTTP/1.0\r\nHost: x\r\n\r\n",                 # HTTP/1.0 has no keep-alive
 ])
 def test_the_connection_closes_when_asked(server, request_bytes: bytes) -> None:
+    """The server closes the connection after answering when the client or the application
+    asks for it, or the request is HTTP/1.0."""
     conn = RawConnection(server)
     try:
         conn.send(request_bytes)
@@ -149,6 +161,8 @@ def test_the_connection_closes_when_asked(server, request_bytes: bytes) -> None:
 
 
 def test_a_crashing_application_gets_a_500_and_a_fresh_connection(server) -> None:
+    """An application that raises answers 500 with Connection: close, and a new connection
+    is served normally."""
     conn = RawConnection(server)
     try:
         conn.send(post("/crash", b"x"))

@@ -13,6 +13,7 @@ from urllib.parse import urlencode, urlsplit
 
 import pytest
 
+from tests.timing import SECOND
 from workshop_utils.chat import ChatClient, ChatRoom, parse
 from workshop_utils.chatpage import page_url
 from workshop_utils.localcloud import GatewayLimits
@@ -25,7 +26,7 @@ chat_stack = chat_stack_fixture()
 def fetch(cloud, path: str, method: str = "GET") -> tuple[int, dict[str, str], bytes]:
     """One raw HTTP request (the path goes out exactly as written: no client-side cleanup)."""
     parts = urlsplit(cloud.aws_endpoint)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10 * SECOND)
     try:
         conn.request(method, path)
         response = conn.getresponse()
@@ -41,6 +42,8 @@ def fetch(cloud, path: str, method: str = "GET") -> tuple[int, dict[str, str], b
     ("/_localcloud/chat/chat.css", "text/css; charset=utf-8", b".messages"),
 ])
 def test_page_files_are_served_uncached(chat_stack, path, content_type, needle) -> None:
+    """Each page file is served with its content type, no-store, nosniff and a CSP that lets
+    only the page's own scripts run."""
     status, headers, body = fetch(chat_stack.cloud, path)
     assert status == 200
     assert headers["Content-Type"] == content_type
@@ -51,6 +54,8 @@ def test_page_files_are_served_uncached(chat_stack, path, content_type, needle) 
 
 
 def test_page_never_uses_innerhtml() -> None:
+    """The page's script never parses text as HTML (no innerHTML, insertAdjacentHTML or
+    document.write), so a peer's message cannot inject markup."""
     from workshop_utils.chatpage import static_files
 
     script = static_files()["chat.js"].read_text()
@@ -59,6 +64,7 @@ def test_page_never_uses_innerhtml() -> None:
 
 
 def test_without_slash_redirects_and_keeps_the_query(chat_stack) -> None:
+    """The page's path without its final slash answers 308 to the slashed path, query kept."""
     status, headers, _ = fetch(chat_stack.cloud, "/_localcloud/chat?url=ws%3A%2F%2Fx&name=al")
     assert status == 308
     assert headers["Location"] == "/_localcloud/chat/?url=ws%3A%2F%2Fx&name=al"
@@ -73,14 +79,17 @@ def test_without_slash_redirects_and_keeps_the_query(chat_stack) -> None:
     "/_localcloud/chat/%2Fetc%2Fpasswd",
     "/_localcloud/chat/nothing.js",
 ])
-def test_no_directory_traversal(chat_stack, path) -> None:
+def test_paths_outside_the_page_files_are_404(chat_stack, path) -> None:
+    """Dot-dot segments (plain or percent-encoded), sub-folders and unknown names answer a
+    plain-text 404, never a file from elsewhere."""
     status, headers, body = fetch(chat_stack.cloud, path)
     assert status == 404, body
     assert headers["Content-Type"].startswith("text/plain")
     assert b"root:" not in body and b"[project]" not in body
 
 
-def test_only_get_and_head(chat_stack) -> None:
+def test_only_get_and_head_are_allowed(chat_stack) -> None:
+    """POST answers 405 with Allow: GET, HEAD; HEAD answers 200 with no body."""
     status, headers, _ = fetch(chat_stack.cloud, "/_localcloud/chat/", method="POST")
     assert status == 405 and headers["Allow"] == "GET, HEAD"
     status, headers, body = fetch(chat_stack.cloud, "/_localcloud/chat/", method="HEAD")
@@ -88,6 +97,8 @@ def test_only_get_and_head(chat_stack) -> None:
 
 
 def test_page_url_fills_in_url_and_name() -> None:
+    """page_url puts the stage URL and the name, encoded, in the page's query; without them
+    it is the bare page."""
     assert page_url("http://127.0.0.1:4566", "wss://abc.execute-api.eu-west-1.amazonaws.com/dev",
                     "al ice") == (
         "http://127.0.0.1:4566/_localcloud/chat/"
@@ -102,12 +113,13 @@ CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
-WAIT_S = 15.0  # every single wait in these tests is bounded by this
-SCENARIO_S = 120.0  # and every scenario as a whole by this
+WAIT_S = 15 * SECOND  # every single wait in these tests is bounded by this
+SCENARIO_S = 120 * SECOND  # and every scenario as a whole by this
+POLL_S = 0.05 * SECOND
 XSS = "<img src=x onerror=alert(1)>"
 
 # A keep-alive test needs a gateway whose idle timeout is seconds, not 10 minutes.
-IDLE_TIMEOUT_S = 3.0
+IDLE_TIMEOUT_S = 3 * SECOND
 idle_stack = chat_stack_fixture(
     prefix="wschat-idle", limits=GatewayLimits(idle_timeout_s=IDLE_TIMEOUT_S), name="idle_stack")
 
@@ -210,18 +222,22 @@ async def frame_of(client: ChatClient, predicate: Callable[[dict], bool]) -> dic
                 return data
         if loop.time() > deadline:
             raise AssertionError(f"{client.name} never got the frame; got {client.received}")
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(POLL_S)
 
 
 def message_from(name: str, text: str) -> Callable[[dict], bool]:
+    """Matches the chat message ``text`` from ``name``."""
     return lambda f: f.get("type") == "message" and f.get("from") == name and f.get("text") == text
 
 
 def presence(event: str, name: str) -> Callable[[dict], bool]:
+    """Matches the presence frame of ``name`` joining or leaving (``event``)."""
     return lambda f: (f.get("type"), f.get("event"), f.get("name")) == ("presence", event, name)
 
 
 def test_two_pages_and_an_asyncio_client_chat(chat_stack) -> None:
+    """Two browser pages and an asyncio client see each other's joins, messages and leaves;
+    HTML in a message is shown as text and never run."""
     async def scenario(browser: Any) -> None:
         room = ChatRoom(chat_stack.api.url)
         try:
@@ -250,7 +266,7 @@ def test_two_pages_and_an_asyncio_client_chat(chat_stack) -> None:
                 await texts.nth(1).wait_for(timeout=WAIT_S * 1000)
                 assert await texts.all_text_contents() == [XSS, XSS]
                 assert await page.page.locator("#messages img").count() == 0
-            await asyncio.sleep(0.5)  # an onerror would have fired by now
+            await asyncio.sleep(0.5 * SECOND)  # an onerror would have fired by now
 
             # The page rejects what the server would refuse, before connecting.
             assert await alice.page.locator("#message-input").get_attribute("maxlength") == "1000"
@@ -267,6 +283,8 @@ def test_two_pages_and_an_asyncio_client_chat(chat_stack) -> None:
 
 
 def test_page_reconnects_after_the_server_closes_it(chat_stack) -> None:
+    """A page whose connection the server closes says so, reconnects by itself on a new
+    connection id, and chats again."""
     cloud, target, api = chat_stack
 
     async def scenario(browser: Any) -> None:
@@ -296,6 +314,8 @@ def test_page_reconnects_after_the_server_closes_it(chat_stack) -> None:
 
 
 def test_leaving_does_not_reconnect(chat_stack) -> None:
+    """After Leave the page stays closed, past its first reconnect backoff, until Join again
+    is clicked."""
     async def scenario(browser: Any) -> None:
         frank = await ChatPage.open(browser, chat_stack, "frank")
         await frank.page.get_by_role("button", name="Leave").click()
@@ -303,7 +323,7 @@ def test_leaving_does_not_reconnect(chat_stack) -> None:
         await expect_text(frank.page, "#state", "closed (close 1000 left)")
         rejoin = frank.page.get_by_role("button", name="Join again")
         assert await rejoin.evaluate("el => el === document.activeElement")
-        await asyncio.sleep(1.5)  # longer than the first backoff: nothing reconnects
+        await asyncio.sleep(1.5 * SECOND)  # longer than the first backoff: nothing reconnects
         await frank.expect_state("closed")
         assert await frank.page.get_by_role("button", name="Leave").is_hidden()
         await rejoin.click()
@@ -314,6 +334,8 @@ def test_leaving_does_not_reconnect(chat_stack) -> None:
 
 
 def test_refused_handshake_is_explained_not_retried(chat_stack) -> None:
+    """A refused handshake is shown as an error and not retried; a name the server would
+    refuse is explained in the form before any connection."""
     cloud, _, api = chat_stack
 
     async def scenario(browser: Any) -> None:
@@ -323,7 +345,7 @@ def test_refused_handshake_is_explained_not_retried(chat_stack) -> None:
         await page.page.goto(page_url(cloud.aws_endpoint, bad_url, "gina"), timeout=WAIT_S * 1000)
         await page.expect_entry("error", "could not connect")
         await page.expect_state("closed")
-        await asyncio.sleep(1.5)
+        await asyncio.sleep(1.5 * SECOND)
         await page.expect_state("closed")  # no retry loop
 
         # A name the $connect handler would refuse is explained before any connection.
@@ -340,6 +362,8 @@ def test_refused_handshake_is_explained_not_retried(chat_stack) -> None:
 
 
 def test_form_without_query_then_enter_joins(chat_stack) -> None:
+    """Without a query the page shows a labelled form the keyboard alone fills and submits;
+    once joined, the page's URL keeps the room."""
     cloud, _, api = chat_stack
 
     async def scenario(browser: Any) -> None:
@@ -362,14 +386,17 @@ def test_form_without_query_then_enter_joins(chat_stack) -> None:
 
 
 def test_keepalive_beats_the_idle_timeout(idle_stack) -> None:
+    """Pages sending a keep-alive stay connected past the gateway's idle timeout and are
+    announced once; a page without one is closed 1001 and reconnects."""
+
     async def scenario(browser: Any) -> None:
-        # keepalive=1: a harmless {"action": "join"} each second, inside the 3 s idle timeout.
+        # keepalive=1: a harmless {"action": "join"} each second, inside the idle timeout.
         watcher = await ChatPage.open(browser, idle_stack, "watcher", keepalive="1")
         kept = await ChatPage.open(browser, idle_stack, "kept", keepalive="1")
         idle = await ChatPage.open(browser, idle_stack, "idle", keepalive="60")
         await idle.expect_entry("notice", "(close 1001 Going away)")
         await idle.expect_state("connected")  # and it came back by itself
-        await asyncio.sleep(1)
+        await asyncio.sleep(1 * SECOND)
         for page in (watcher, kept):
             closes = page.page.locator("#messages li.notice", has_text="closed by the server")
             assert await closes.count() == 0
@@ -384,6 +411,7 @@ def test_keepalive_beats_the_idle_timeout(idle_stack) -> None:
 
 
 async def expect_text(page: Any, selector: str, text: str) -> None:
+    """Wait (at most WAIT_S) until the element at ``selector`` contains ``text``."""
     from playwright.async_api import expect
 
     await expect(page.locator(selector)).to_contain_text(text, timeout=WAIT_S * 1000)

@@ -8,6 +8,7 @@ import json
 import time
 
 from tests.integration.chatstack import chat_stack_fixture, connection_ids
+from tests.timing import SECOND
 from workshop_utils.chat import ChatRoom, parse
 from workshop_utils.waiting import read_log_events
 
@@ -15,15 +16,18 @@ chat_stack = chat_stack_fixture(prefix="wschat-trio")
 
 
 def frames(room: ChatRoom, name: str) -> list:
+    """The frames ``name`` received, decoded."""
     return [parse(f) for f in room.clients[name].received]
 
 
 def without_time(frame: dict) -> dict:
+    """``frame`` without its ``at`` timestamp, to compare frames by content."""
     return {k: v for k, v in frame.items() if k != "at"}
 
 
 async def chat_session(url: str, target) -> ChatRoom:
-    room = ChatRoom(url, settle_s=0.2)
+    """alice, bob and carol join; alice says hello; bob sends a bad frame; carol leaves."""
+    room = ChatRoom(url, settle_s=0.2 * SECOND)
     await room.join("alice")
     await room.join("bob")
     await room.join("carol")
@@ -44,7 +48,7 @@ def test_three_clients_chat_through_the_gateway(chat_stack) -> None:
     cloud, target, api = chat_stack
 
     async def scenario() -> ChatRoom:
-        async with asyncio.timeout(60):
+        async with asyncio.timeout(60 * SECOND):
             room = await chat_session(api.url, target)
             try:
                 return room
@@ -73,10 +77,10 @@ def test_three_clients_chat_through_the_gateway(chat_stack) -> None:
     stamps = {f["at"] for n in room.clients for f in frames(room, n) if f["type"] == "message"}
     assert len(stamps) == 1
     # all three closed: $disconnect (which runs after the close) removed every item
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 30 * SECOND
     while any(connection_ids(target, n) for n in ("alice", "bob", "carol")):
         assert time.monotonic() < deadline, "items left after every client closed"
-        time.sleep(0.05)
+        time.sleep(0.05 * SECOND)
 
 
 def test_a_stale_connection_is_removed_by_the_next_broadcast(chat_stack) -> None:
@@ -86,8 +90,8 @@ def test_a_stale_connection_is_removed_by_the_next_broadcast(chat_stack) -> None
     ghost = "GhostConnId0="
 
     async def scenario() -> ChatRoom:
-        async with asyncio.timeout(60):
-            room = ChatRoom(api.url, settle_s=0.2)
+        async with asyncio.timeout(60 * SECOND):
+            room = ChatRoom(api.url, settle_s=0.2 * SECOND)
             try:
                 await room.join("dora")
                 await room.join("eve")

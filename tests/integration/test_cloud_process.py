@@ -7,12 +7,15 @@ import subprocess
 import sys
 import urllib.request
 
+from tests.timing import SECOND
 from workshop_utils.localcloud import LocalCloud, process
 
 from . import kit
 
 
 def test_status_lists_the_endpoints_a_client_needs(cloud: LocalCloud) -> None:
+    """status() gives the AWS endpoint, the WebSocket and @connections URL templates (all on
+    127.0.0.1) and the cloud's pid."""
     state = cloud.status()
     assert state["aws_endpoint"].startswith("http://127.0.0.1:")
     assert state["websocket_url_template"].endswith("/{api_id}/{stage}")
@@ -21,31 +24,37 @@ def test_status_lists_the_endpoints_a_client_needs(cloud: LocalCloud) -> None:
 
 
 def test_moto_serves_the_control_plane(cloud: LocalCloud) -> None:
+    """A table created through boto3 against the cloud is listed by the cloud."""
     ddb = cloud.client("dynamodb")
     kit.create_table(cloud, "smoke-process")
     assert "smoke-process" in ddb.list_tables()["TableNames"]
 
 
 def test_cli_start_is_idempotent_and_stop_finds_it_through_home(tmp_path) -> None:
+    """A second `workshop cloud start` keeps the running cloud (same pid); `stop` finds it
+    through --home, and then status says it is not running."""
     env_args = ["--home", str(tmp_path)]
     cli = [sys.executable, "-m", "workshop_utils.cli", *env_args]
     ports = ["--aws-port", "0", "--ws-port", "0"]
     try:
-        subprocess.run([*cli, "cloud", "start", *ports], check=True, timeout=60)
+        subprocess.run([*cli, "cloud", "start", *ports], check=True, timeout=60 * SECOND)
         first = json.loads(subprocess.run([*cli, "cloud", "status", "--json"], check=True,
-                                          capture_output=True, text=True, timeout=30).stdout)
-        subprocess.run([*cli, "cloud", "start", *ports], check=True, timeout=60)
+                                          capture_output=True, text=True,
+                                          timeout=30 * SECOND).stdout)
+        subprocess.run([*cli, "cloud", "start", *ports], check=True, timeout=60 * SECOND)
         second = process.status(tmp_path)
         assert second is not None and second["pid"] == first["pid"]
         assert (tmp_path / "cloud.pid").exists() and (tmp_path / "cloud.log").exists()
     finally:
-        subprocess.run([*cli, "cloud", "stop"], check=True, timeout=60)
+        subprocess.run([*cli, "cloud", "stop"], check=True, timeout=60 * SECOND)
     assert process.status(tmp_path) is None
-    gone = subprocess.run([*cli, "cloud", "status", "--json"], capture_output=True, text=True)
+    gone = subprocess.run([*cli, "cloud", "status", "--json"], capture_output=True, text=True,
+                          timeout=30 * SECOND)
     assert gone.returncode == 1 and json.loads(gone.stdout) == {"running": False}
 
 
 def test_two_clouds_side_by_side_have_separate_state() -> None:
+    """Two clouds get their own endpoints, and a resource made in one is not in the other."""
     with LocalCloud() as a, LocalCloud() as b:
         assert a.aws_endpoint != b.aws_endpoint
         a.client("sqs").create_queue(QueueName="only-in-a")
@@ -64,7 +73,7 @@ def test_copies_a_scan_makes_are_not_kept() -> None:
 
         def items_listed() -> int:
             url = fresh.aws_endpoint + "/moto-api/data.json"
-            with urllib.request.urlopen(url, timeout=10) as answer:
+            with urllib.request.urlopen(url, timeout=10 * SECOND) as answer:
                 return len(json.loads(answer.read())["dynamodb"].get("Item", []))
 
         for i in range(5):

@@ -17,6 +17,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from tests.integration.kit import lambda_integration_uri
+from tests.timing import SECOND
 from workshop_utils.localcloud import LocalCloud
 from workshop_utils.localcloud.awsapp import AwsApiApp
 from workshop_utils.localcloud.cloud import Cloud
@@ -48,6 +49,7 @@ def _ws_api(apigw: Any, name: str, routes: tuple[str, ...] = ("$connect",)) -> d
 
 @pytest.fixture(scope="module")
 def apigw(cloud: LocalCloud) -> Any:
+    """A boto3 apigatewayv2 client on the session's local cloud."""
     return cloud.client("apigatewayv2")
 
 
@@ -73,7 +75,7 @@ def test_websocket_api_endpoint_is_wss(apigw: Any) -> None:
     assert http["ApiEndpoint"].startswith("https://")
 
 
-def test_deployment_lifecycle(apigw: Any) -> None:
+def test_deployments_are_created_read_listed_updated_and_deleted(apigw: Any) -> None:
     """AWS: create/get/get_deployments/update/delete_deployment, shapes as the API model."""
     api_id = _ws_api(apigw, "deployment-lifecycle")["api_id"]
     created = apigw.create_deployment(ApiId=api_id, Description="first")
@@ -102,7 +104,7 @@ def test_deployment_lifecycle(apigw: Any) -> None:
     assert [d["DeploymentId"] for d in apigw.get_deployments(ApiId=api_id)["Items"]] == [second]
 
 
-def test_deployment_errors(apigw: Any) -> None:
+def test_deployments_of_missing_routes_apis_or_stages_are_refused(apigw: Any) -> None:
     """AWS: no routes -> BadRequestException; unknown api or deployment -> NotFoundException."""
     empty = apigw.create_api(Name="no-routes", ProtocolType="WEBSOCKET",
                              RouteSelectionExpression="$request.body.action")["ApiId"]
@@ -219,7 +221,7 @@ def test_auto_deploy_stage_gets_a_deployment_per_change(apigw: Any) -> None:
     assert latest["AutoDeployed"] is True
 
 
-def test_get_route_responses(apigw: Any) -> None:
+def test_get_route_responses_lists_the_route_s_responses(apigw: Any) -> None:
     """AWS: get_route_responses lists a route's responses (moto raises NotImplementedError)."""
     api = _ws_api(apigw, "route-responses")
     route_id = api["route_ids"]["$connect"]
@@ -282,11 +284,12 @@ class InProcessCloud:
 
     def close(self) -> None:
         self.server.shutdown()
-        self.thread.join(timeout=5)
+        self.thread.join(timeout=5 * SECOND)
 
 
 @pytest.fixture(scope="module")
 def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcessCloud]:
+    """The deployments extension and moto served in this process for the module's tests."""
     running = InProcessCloud(tmp_path_factory.mktemp("deployments"))
     try:
         yield running
@@ -464,7 +467,7 @@ def test_stage_view_is_safe_while_the_api_changes(local: InProcessCloud) -> None
                                Target=f"integrations/{api['integration_id']}")
     finally:
         stop.set()
-        reader.join(timeout=5)
+        reader.join(timeout=5 * SECOND)
     assert errors == []
     assert seen and seen == sorted(seen)  # routes only ever appear, never go missing
     assert len(store.stage_view(api_id, "live").routes) == 16

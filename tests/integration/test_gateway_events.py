@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from websockets.asyncio.client import connect
 
+from tests.timing import SECOND
 from workshop_utils.localcloud import LocalCloud
 
 from . import kit
@@ -37,6 +38,7 @@ def api(cloud: LocalCloud) -> dict[str, Any]:
 
 def events_of(cloud: LocalCloud, connection_id: str, event_type: str,
               count: int = 1) -> list[dict[str, Any]]:
+    """The events of one type that gwe-echo logged for one connection."""
     return kit.logged_events(cloud, "gwe-echo", count=count, where=lambda e: (
         e["requestContext"]["connectionId"] == connection_id
         and e["requestContext"]["eventType"] == event_type))
@@ -44,12 +46,13 @@ def events_of(cloud: LocalCloud, connection_id: str, event_type: str,
 
 async def exchange(url: str, message: str = "hello", **kwargs: Any) -> dict[str, Any]:
     """Connect, send ``message``, return the MESSAGE event echoed back; then close."""
-    async with connect(url, open_timeout=20, **kwargs) as ws:
+    async with connect(url, open_timeout=20 * SECOND, **kwargs) as ws:
         await ws.send(message)
         return json.loads(await ws.recv())
 
 
-def test_connect_event_shape(cloud: LocalCloud, api: dict[str, Any]) -> None:
+def test_the_connect_event_is_shaped_as_aws_sends_it(cloud: LocalCloud,
+                                                     api: dict[str, Any]) -> None:
     """Rules: CONNECT headers/multiValueHeaders (client casing) + X-Forwarded-* and
     X-Amzn-Trace-Id; query maps only with a query string; no body; isBase64Encoded false."""
     message = kit.run_async(exchange(api["url"] + "?name=ann&room=1&room=2",
@@ -79,8 +82,8 @@ def test_connect_event_shape(cloud: LocalCloud, api: dict[str, Any]) -> None:
     assert "body" not in event and event["isBase64Encoded"] is False
 
 
-def test_connect_event_without_query_or_user_agent(cloud: LocalCloud,
-                                                   api: dict[str, Any]) -> None:
+def test_a_connect_event_without_query_or_user_agent_has_none(cloud: LocalCloud,
+                                                              api: dict[str, Any]) -> None:
     """Rules: no query maps without a query string; identity.userAgent only if sent."""
     message = kit.run_async(exchange(api["url"], user_agent_header=None))
     assert "userAgent" not in message["requestContext"]["identity"]
@@ -90,12 +93,13 @@ def test_connect_event_without_query_or_user_agent(cloud: LocalCloud,
     assert "userAgent" not in event["requestContext"]["identity"]
 
 
-def test_message_event_shape(cloud: LocalCloud, api: dict[str, Any]) -> None:
+def test_the_message_event_is_shaped_as_aws_sends_it(cloud: LocalCloud,
+                                                     api: dict[str, Any]) -> None:
     """Rules: MESSAGE has body and messageId, no headers or query; requestId new per event;
     connectedAt the same for the whole connection."""
 
     async def scenario() -> list[dict[str, Any]]:
-        async with connect(api["url"] + "?q=1", open_timeout=20) as ws:
+        async with connect(api["url"] + "?q=1", open_timeout=20 * SECOND) as ws:
             out = []
             for text in ('{"action": "x"}', "second"):
                 await ws.send(text)
@@ -134,10 +138,11 @@ def test_times_are_epoch_milliseconds(cloud: LocalCloud, api: dict[str, Any]) ->
     """Rules: connectedAt (epoch ms, the same for the whole connection, DISCONNECT included),
     requestTimeEpoch (epoch ms), requestTime (dd/MMM/yyyy:HH:mm:ss +0000) the same instant."""
     before_ms = time.time() * 1000
+    pause = 0.05 * SECOND
 
     async def scenario() -> str:
-        async with connect(api["url"], open_timeout=20) as ws:
-            await asyncio.sleep(0.05)  # so the MESSAGE is later than connectedAt
+        async with connect(api["url"], open_timeout=20 * SECOND) as ws:
+            await asyncio.sleep(pause)  # so the MESSAGE is later than connectedAt
             await ws.send("when")
             return json.loads(await ws.recv())["requestContext"]["connectionId"]
 
@@ -156,10 +161,12 @@ def test_times_are_epoch_milliseconds(cloud: LocalCloud, api: dict[str, Any]) ->
         assert REQUEST_TIME.match(ctx["requestTime"])
         assert request_time_epoch_s(ctx["requestTime"]) == epoch // 1000, ctx
     epochs = [ctx["requestTimeEpoch"] for ctx in contexts]
-    assert epochs == sorted(epochs) and epochs[1] - connected_at >= 50
+    assert epochs == sorted(epochs) and epochs[1] - connected_at >= pause * 1000
 
 
 def disconnect_context(cloud: LocalCloud, connection_id: str) -> dict[str, Any]:
+    """The requestContext of the connection's DISCONNECT event, after checking the event's
+    fixed shape (AWS's four headers, no body)."""
     [event] = events_of(cloud, connection_id, "DISCONNECT")
     assert event["headers"] == {"Host": event["requestContext"]["domainName"], "x-api-key": "",
                                 "X-Forwarded-For": "", "x-restapi": ""}
@@ -176,7 +183,7 @@ def test_disconnect_reports_the_clients_close_code_and_reason(
     """Rule: disconnectStatusCode/Reason are the client's close code and reason."""
 
     async def scenario() -> str:
-        async with connect(api["url"], open_timeout=20) as ws:
+        async with connect(api["url"], open_timeout=20 * SECOND) as ws:
             await ws.send("hi")
             cid = json.loads(await ws.recv())["requestContext"]["connectionId"]
             await ws.close(4000, "bye now")
@@ -190,7 +197,7 @@ def test_disconnect_without_close_code_is_1005(cloud: LocalCloud, api: dict[str,
     """Rule: 1005 "Client-side close frame status not set" when the client sent no code."""
 
     async def scenario() -> str:
-        async with connect(api["url"], open_timeout=20) as ws:
+        async with connect(api["url"], open_timeout=20 * SECOND) as ws:
             await ws.send("hi")
             cid = json.loads(await ws.recv())["requestContext"]["connectionId"]
             ws.protocol.send_close()  # an empty close frame: no status code
@@ -208,7 +215,7 @@ def test_disconnect_after_delete_is_1000(cloud: LocalCloud, api: dict[str, Any])
     mgmt = cloud.management_client(api["api_id"], "test")
 
     async def scenario() -> str:
-        async with connect(api["url"], open_timeout=20) as ws:
+        async with connect(api["url"], open_timeout=20 * SECOND) as ws:
             await ws.send("hi")
             cid = json.loads(await ws.recv())["requestContext"]["connectionId"]
             await asyncio.to_thread(mgmt.delete_connection, ConnectionId=cid)
@@ -226,7 +233,7 @@ def test_disconnect_after_a_drop_is_1006_and_runs_once(cloud: LocalCloud,
     """Rules: 1006 for a drop without a close frame; $disconnect once per connection."""
 
     async def scenario() -> str:
-        ws = await connect(api["url"], open_timeout=20)
+        ws = await connect(api["url"], open_timeout=20 * SECOND)
         await ws.send("hi")
         cid = json.loads(await ws.recv())["requestContext"]["connectionId"]
         ws.transport.abort()  # TCP gone, no close frame
@@ -246,7 +253,7 @@ def test_disconnect_runs_after_the_socket_is_gone_and_its_result_is_ignored(
     """Rules: $disconnect runs once, after the socket is gone (posting to its own id gets
     GoneException), best effort, its result ignored: the function raising sends nothing to
     anyone, and the gateway keeps serving."""
-    fn = kit.deploy_function(cloud, "gwe-gone", GONE_DISCONNECT_SOURCE, timeout=10)
+    fn = kit.deploy_function(cloud, "gwe-gone", GONE_DISCONNECT_SOURCE, timeout=10 * SECOND)
     api = kit.build_websocket_api(cloud, "gwe-gone", {"$disconnect": fn})  # no $default
 
     async def forbidden_id(ws: Any) -> str:
@@ -254,22 +261,23 @@ def test_disconnect_runs_after_the_socket_is_gone_and_its_result_is_ignored(
         return json.loads(await ws.recv())["connectionId"]
 
     async def scenario() -> tuple[str, str]:
-        async with connect(api["url"], open_timeout=20) as bystander:
+        async with connect(api["url"], open_timeout=20 * SECOND) as bystander:
             bystander_id = await forbidden_id(bystander)
-            async with connect(api["url"], open_timeout=20) as leaving:
+            async with connect(api["url"], open_timeout=20 * SECOND) as leaving:
                 cid = await forbidden_id(leaving)
             await asyncio.to_thread(kit.logged_events, cloud, "gwe-gone",
                                     where=lambda e: e["connectionId"] == cid)
             with pytest.raises(TimeoutError):  # nothing from the failed $disconnect
-                async with asyncio.timeout(0.5):
+                async with asyncio.timeout(0.5 * SECOND):
                     await bystander.recv()
             assert await forbidden_id(bystander) == bystander_id  # still served
-            async with connect(api["url"], open_timeout=20) as newcomer:  # new connections too
+            # new connections too
+            async with connect(api["url"], open_timeout=20 * SECOND) as newcomer:
                 assert await forbidden_id(newcomer) not in (cid, bystander_id)
         return cid, bystander_id
 
     cid, bystander_id = kit.run_async(scenario())
-    time.sleep(0.5)  # a second (wrong) invocation would have logged by now
+    time.sleep(0.5 * SECOND)  # a second (wrong) invocation would have logged by now
     runs = kit.logged_events(cloud, "gwe-gone", where=lambda e: e["connectionId"] == cid)
     assert [e["result"] for e in runs] == ["gone"]
     logs = cloud.client("logs").filter_log_events(logGroupName="/aws/lambda/gwe-gone")

@@ -12,6 +12,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
+from tests.timing import SECOND, milliseconds
 from workshop_utils.localcloud import LocalCloud
 
 from . import kit
@@ -39,12 +40,13 @@ def handler(event, context):
     raise RuntimeError("boom")
 """
 
-SLEEP_SOURCE = """
+SLEEP_S = 3 * SECOND  # how long gwh-sleep's $connect takes
+SLEEP_SOURCE = f"""
 import time
 
 def handler(event, context):
-    time.sleep(3)
-    return {"statusCode": 200}
+    time.sleep({SLEEP_S!r})
+    return {{"statusCode": 200}}
 """
 
 EARLY_POST_SOURCE = kit.self_post_source(b"too early", 'return {"statusCode": 200}')
@@ -61,14 +63,16 @@ def fns(cloud: LocalCloud) -> dict[str, str]:
             "STATUS": "200", "HEADERS": json.dumps({"Sec-WebSocket-Protocol": "chat"})}),
         "query": kit.deploy_function(cloud, "gwh-query-status", QUERY_STATUS_SOURCE),
         "raise": kit.deploy_function(cloud, "gwh-raise", RAISE_SOURCE),
-        "sleep": kit.deploy_function(cloud, "gwh-sleep", SLEEP_SOURCE, timeout=10),
-        "early": kit.deploy_function(cloud, "gwh-early", EARLY_POST_SOURCE, timeout=10),
+        "sleep": kit.deploy_function(cloud, "gwh-sleep", SLEEP_SOURCE, timeout=10 * SECOND),
+        "early": kit.deploy_function(cloud, "gwh-early", EARLY_POST_SOURCE,
+                                     timeout=10 * SECOND),
     }
 
 
 async def refused_status(url: str, **kwargs: Any) -> tuple[int, bytes]:
+    """The status and body of a handshake the gateway refuses."""
     with pytest.raises(InvalidStatus) as refused:
-        async with connect(url, open_timeout=15, **kwargs):
+        async with connect(url, open_timeout=15 * SECOND, **kwargs):
             pass
     return refused.value.response.status_code, bytes(refused.value.response.body)
 
@@ -143,10 +147,11 @@ def test_connect_2xx_completes_the_upgrade_and_its_body_is_never_sent(
 
     async def scenario() -> None:
         for status in (200, 204, 299):
-            async with connect(f"{api['url']}?status={status}", open_timeout=15) as ws:
+            async with connect(f"{api['url']}?status={status}",
+                               open_timeout=15 * SECOND) as ws:
                 assert ws.response.status_code == 101
                 with pytest.raises(TimeoutError):  # the function's body never arrives
-                    async with asyncio.timeout(0.5):
+                    async with asyncio.timeout(0.5 * SECOND):
                         await ws.recv()
                 await ws.send('{"action": "nowhere"}')  # open for data: the Forbidden frame
                 assert json.loads(await ws.recv())["message"] == "Forbidden"
@@ -175,9 +180,10 @@ def test_connect_that_times_out_is_refused_with_502(
     api = kit.build_websocket_api(cloud, "gwh-timeout", {"$connect": fns["sleep"]},
                                   auto_deploy=True)
     apigw = cloud.client("apigatewayv2")
+    integration_timeout = SLEEP_S / 6
     apigw.update_integration(ApiId=api["api_id"],
                              IntegrationId=api["integration_ids"]["$connect"],
-                             TimeoutInMillis=500)
+                             TimeoutInMillis=milliseconds(integration_timeout))
 
     async def scenario() -> float:
         loop = asyncio.get_running_loop()
@@ -185,7 +191,7 @@ def test_connect_that_times_out_is_refused_with_502(
         assert (await refused_status(api["url"]))[0] == 502
         return loop.time() - started
 
-    assert kit.run_async(scenario()) < 2.5  # did not wait for the 3 s function
+    assert kit.run_async(scenario()) < 5 * integration_timeout  # did not wait for the function
 
 
 def test_connect_without_permission_is_refused_with_502(
@@ -211,7 +217,7 @@ def test_permission_for_another_api_does_not_count(cloud: LocalCloud) -> None:
                                  f"{api['api_id']}/*/$connect")
 
     async def scenario() -> None:  # the new statement is noticed at once
-        async with connect(api["url"], open_timeout=15) as ws:
+        async with connect(api["url"], open_timeout=15 * SECOND) as ws:
             assert ws.response.status_code == 101
 
     kit.run_async(scenario())
@@ -235,9 +241,10 @@ def test_subprotocol_only_when_the_function_returns_it(
         async with connect(plain["url"], subprotocols=["chat"]) as ws:
             assert ws.subprotocol is None
             assert "Sec-WebSocket-Protocol" not in ws.response.headers
-        async with connect(no_header["url"], subprotocols=["chat"], open_timeout=15) as ws:
+        async with connect(no_header["url"], subprotocols=["chat"],
+                           open_timeout=15 * SECOND) as ws:
             assert ws.subprotocol is None
-        async with connect(chat["url"], subprotocols=["chat"], open_timeout=15) as ws:
+        async with connect(chat["url"], subprotocols=["chat"], open_timeout=15 * SECOND) as ws:
             assert ws.subprotocol == "chat"
 
     kit.run_async(scenario())
@@ -249,9 +256,9 @@ def test_connections_answers_410_until_the_upgrade_completes(
     api = kit.build_websocket_api(cloud, "gwh-early", {"$connect": fns["early"]})
 
     async def scenario() -> str:
-        async with connect(api["url"], open_timeout=20) as ws:
+        async with connect(api["url"], open_timeout=20 * SECOND) as ws:
             with pytest.raises(TimeoutError):  # "too early" was never delivered
-                async with asyncio.timeout(0.3):
+                async with asyncio.timeout(0.3 * SECOND):
                     await ws.recv()
         return "ok"
 

@@ -11,24 +11,26 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from tests.timing import SECOND
 from workshop_utils.localcloud import GatewayLimits, LocalCloud
 
 from . import kit
 
-LIMITS = GatewayLimits(frame_bytes=1024, message_bytes=4096, idle_timeout_s=1.0,
-                       max_duration_s=3.0, integration_timeout_s=0.5)
+LIMITS = GatewayLimits(frame_bytes=1024, message_bytes=4096, idle_timeout_s=1 * SECOND,
+                       max_duration_s=3 * SECOND, integration_timeout_s=0.5 * SECOND)
 
-SLEEP_SOURCE = """
+SLEEP_SOURCE = f"""
 import time
 
 def handler(event, context):
-    time.sleep(3)
-    return {"statusCode": 200, "body": "too late"}
+    time.sleep({6 * LIMITS.integration_timeout_s!r})
+    return {{"statusCode": 200, "body": "too late"}}
 """
 
 
 @pytest.fixture(scope="module")
 def small() -> Iterator[LocalCloud]:
+    """A local cloud of this module's own, with the gateway limits shrunk to LIMITS."""
     with LocalCloud(limits=LIMITS) as running:
         yield running
 
@@ -38,27 +40,30 @@ def api(small: LocalCloud) -> dict[str, Any]:
     """Two-way echo $default, a slow route, a one-way "quiet" route (the echo function, but no
     route response: nothing is sent back), and $disconnect logging its event."""
     echo = kit.deploy_function(small, "gwl-echo", kit.ECHO_SOURCE)
-    slow = kit.deploy_function(small, "gwl-slow", SLEEP_SOURCE, timeout=10)
+    slow = kit.deploy_function(small, "gwl-slow", SLEEP_SOURCE, timeout=10 * SECOND)
     return kit.build_websocket_api(small, "gwl", {"$default": echo, "$disconnect": echo,
                                                   "slow": slow, "quiet": echo},
                                    two_way=("$default", "slow"))
 
 
 async def closed_with(ws: Any) -> tuple[int | None, str | None]:
+    """The close code and reason of ``ws``, once the gateway has closed it."""
     with pytest.raises(ConnectionClosed):
-        async with asyncio.timeout(10):
+        async with asyncio.timeout(10 * SECOND):
             while True:
                 await ws.recv()
     return ws.close_code, ws.close_reason
 
 
 async def open_and_id(url: str) -> tuple[Any, str]:
-    ws = await connect(url, open_timeout=20, ping_interval=None, max_size=None)
+    """An open connection (no client pings, no size limit) and its id, from an echo."""
+    ws = await connect(url, open_timeout=20 * SECOND, ping_interval=None, max_size=None)
     await ws.send("hello")
     return ws, json.loads(await ws.recv())["requestContext"]["connectionId"]
 
 
 def disconnect_of(small: LocalCloud, cid: str) -> tuple[int, str]:
+    """The disconnectStatusCode and disconnectReason $disconnect got for ``cid``."""
     [event] = kit.logged_events(small, "gwl-echo", where=lambda e: (
         e["requestContext"]["connectionId"] == cid
         and e["requestContext"]["eventType"] == "DISCONNECT"))
@@ -117,9 +122,10 @@ def test_idle_connections_close_1001_going_away(small: LocalCloud,
         loop = asyncio.get_running_loop()
         started = loop.time()
         pong = await ws.ping()
-        await asyncio.wait_for(pong, 1)  # answered
+        await asyncio.wait_for(pong, 1 * SECOND)  # answered
         assert await closed_with(ws) == (1001, "Going away")
-        assert 0.8 < loop.time() - started < 3
+        idle = LIMITS.idle_timeout_s
+        assert 0.8 * idle < loop.time() - started < 3 * idle  # the ping did not count as data
         return cid
 
     assert disconnect_of(small, kit.run_async(scenario())) == (1001, "Going away")
@@ -136,8 +142,8 @@ def test_data_in_either_direction_resets_the_idle_timer(small: LocalCloud,
 
     async def server_side() -> None:
         ws, cid = await open_and_id(api["url"])
-        for _ in range(4):  # 1.6 s (> the 1 s idle timeout) of traffic from the server only
-            await asyncio.sleep(0.4)
+        for _ in range(4):  # 1.6 idle timeouts of traffic from the server only
+            await asyncio.sleep(0.4 * LIMITS.idle_timeout_s)
             await asyncio.to_thread(mgmt.post_to_connection, ConnectionId=cid, Data=b"tick")
             assert await ws.recv() == "tick"
         assert ws.close_code is None
@@ -154,7 +160,7 @@ def test_data_in_either_direction_resets_the_idle_timer(small: LocalCloud,
             # Nothing comes back (no echo, no error frame): only the client's frames count.
             # Had the timer not been reset, recv would raise ConnectionClosed (1001) here.
             with pytest.raises(TimeoutError):
-                async with asyncio.timeout(0.4):
+                async with asyncio.timeout(0.4 * LIMITS.idle_timeout_s):
                     await ws.recv()
         assert ws.close_code is None and sent >= 5
         await ws.close()
@@ -169,21 +175,22 @@ def test_data_in_either_direction_resets_the_idle_timer(small: LocalCloud,
 
 
 def test_maximum_duration_closes_1001(small: LocalCloud, api: dict[str, Any]) -> None:
-    """Rule: maximum connection duration (2 h, here 3 s) closes 1001 "Going away", even with
-    traffic."""
+    """Rule: maximum connection duration (2 h, here 3 s times the factor) closes 1001 "Going
+    away", even with traffic."""
 
     async def scenario() -> str:
         ws, cid = await open_and_id(api["url"])
         loop = asyncio.get_running_loop()
         started = loop.time()
         with pytest.raises(ConnectionClosed):
-            async with asyncio.timeout(10):
+            async with asyncio.timeout(10 * SECOND):
                 while True:
                     await ws.send("keep alive")
                     await ws.recv()
-                    await asyncio.sleep(0.3)
+                    await asyncio.sleep(0.1 * LIMITS.max_duration_s)
         assert (ws.close_code, ws.close_reason) == (1001, "Going away")
-        assert 2.5 < loop.time() - started < 5
+        duration = LIMITS.max_duration_s
+        assert duration - 0.5 * SECOND < loop.time() - started < duration + 2 * SECOND
         return cid
 
     assert disconnect_of(small, kit.run_async(scenario())) == (1001, "Going away")
@@ -191,8 +198,8 @@ def test_maximum_duration_closes_1001(small: LocalCloud, api: dict[str, Any]) ->
 
 def test_integration_timeout_is_capped_by_the_limit(small: LocalCloud,
                                                     api: dict[str, Any]) -> None:
-    """Rule: the integration times out (29 s default; configurable, here 0.5 s): the Internal
-    server error frame, connection kept."""
+    """Rule: the integration times out (29 s default; configurable, here 0.5 s times the
+    factor): the Internal server error frame, connection kept."""
 
     async def scenario() -> None:
         ws, cid = await open_and_id(api["url"])
@@ -202,7 +209,7 @@ def test_integration_timeout_is_capped_by_the_limit(small: LocalCloud,
         answer = json.loads(await ws.recv())
         assert answer["message"] == "Internal server error"
         assert answer["connectionId"] == cid
-        assert loop.time() - started < 2.5
+        assert loop.time() - started < LIMITS.integration_timeout_s + 2 * SECOND
         await ws.send("after")
         assert json.loads(await ws.recv())["body"] == "after"
         await ws.close()

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from websockets.asyncio.client import connect
 
+from tests.timing import SECOND
 from workshop_utils.cli import format_status
 from workshop_utils.localcloud import LocalCloud
 
@@ -20,20 +21,20 @@ from . import kit
 UPGRADE = ("GET {path} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
 
-SLOW_CONNECT_SOURCE = """
+SLOW_CONNECT_SOURCE = f"""
 import json, time
 
 def handler(event, context):
     print("EVENT " + json.dumps(event))
     if event["requestContext"]["eventType"] == "CONNECT":
-        time.sleep(1)
-    return {"statusCode": 200}
+        time.sleep({1 * SECOND!r})
+    return {{"statusCode": 200}}
 """
 
 
 async def still_served(url: str) -> None:
     """A fresh client connects and gets an answer: the gateway keeps serving everyone."""
-    async with connect(url, open_timeout=20) as ws:
+    async with connect(url, open_timeout=20 * SECOND) as ws:
         await ws.send('{"action": "ping"}')
         assert await ws.recv()
 
@@ -46,7 +47,7 @@ def test_a_garbage_frame_closes_only_that_client(cloud: LocalCloud) -> None:
 
     async def scenario() -> None:
         async with connect(api["url"]) as bystander:
-            sock = socket.create_connection((url.hostname, url.port), timeout=5)
+            sock = socket.create_connection((url.hostname, url.port), timeout=5 * SECOND)
             try:
                 sock.sendall(UPGRADE.format(path=url.path).encode())
                 assert sock.recv(4096).startswith(b"HTTP/1.1 101")
@@ -74,14 +75,16 @@ def test_malformed_http_gets_a_small_error_never_a_traceback(cloud: LocalCloud) 
     kit.run_async(still_served(api["url"]))
 
 
-def test_a_client_vanishing_mid_handshake(cloud: LocalCloud) -> None:
+def test_a_client_vanishing_mid_handshake_harms_nobody_and_gets_its_disconnect(
+        cloud: LocalCloud) -> None:
     """Robustness: a client that leaves during $connect harms nobody; as AWS saw the
     connection succeed, $disconnect runs for it with 1006."""
-    fn = kit.deploy_function(cloud, "gwx-slow-connect", SLOW_CONNECT_SOURCE, timeout=10)
+    fn = kit.deploy_function(cloud, "gwx-slow-connect", SLOW_CONNECT_SOURCE,
+                             timeout=10 * SECOND)
     api = kit.build_websocket_api(cloud, "gwx-vanish", {"$connect": fn, "$disconnect": fn,
                                                         "$default": fn})
     url = urlsplit(api["url"])
-    sock = socket.create_connection((url.hostname, url.port), timeout=5)
+    sock = socket.create_connection((url.hostname, url.port), timeout=5 * SECOND)
     sock.sendall(UPGRADE.format(path=url.path).encode())
     sock.close()
     kit.run_async(still_served_quietly(api["url"]))
@@ -95,11 +98,13 @@ def test_a_client_vanishing_mid_handshake(cloud: LocalCloud) -> None:
 
 
 async def still_served_quietly(url: str) -> None:
-    async with connect(url, open_timeout=20) as ws:
+    """A fresh client completes its handshake: the gateway still accepts connections."""
+    async with connect(url, open_timeout=20 * SECOND) as ws:
         assert ws.response.status_code == 101
 
 
-def test_a_function_deleted_while_clients_are_connected(cloud: LocalCloud) -> None:
+def test_a_function_deleted_under_open_connections_answers_internal_error(
+        cloud: LocalCloud) -> None:
     """Robustness: the route's function is deleted under open connections: messages get the
     Internal server error frame, the connections stay, other APIs keep working."""
     fn = kit.deploy_function(cloud, "gwx-doomed", kit.ECHO_SOURCE)
@@ -107,7 +112,7 @@ def test_a_function_deleted_while_clients_are_connected(cloud: LocalCloud) -> No
     other = kit.build_mock_api(cloud, "gwx-bystander", ("ping",))
 
     async def scenario() -> None:
-        async with connect(api["url"], open_timeout=20) as a, connect(api["url"]) as b:
+        async with connect(api["url"], open_timeout=20 * SECOND) as a, connect(api["url"]) as b:
             await a.send("before")
             assert json.loads(await a.recv())["body"] == "before"
             await asyncio.to_thread(cloud.client("lambda").delete_function,
@@ -145,7 +150,7 @@ def access_logged_api(cloud: LocalCloud, name: str, routes: dict[str, str],
 def access_lines(cloud: LocalCloud, group: str, cid: str, count: int) -> list[dict[str, Any]]:
     """The access-log lines of connection ``cid``, once ``count`` are there (10 s at most)."""
     logs = cloud.client("logs")
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 10 * SECOND
     lines: list[dict[str, Any]] = []
     while time.monotonic() < deadline and len(lines) < count:
         try:
@@ -154,7 +159,7 @@ def access_lines(cloud: LocalCloud, group: str, cid: str, count: int) -> list[di
             events = []
         lines = [json.loads(e["message"]) for e in events]
         lines = [line for line in lines if line["connectionId"] == cid]
-        time.sleep(0.1)
+        time.sleep(0.1 * SECOND)
     return lines
 
 
@@ -192,7 +197,7 @@ def test_access_log_lines_fill_the_context_variables(cloud: LocalCloud) -> None:
     before_ms = time.time() * 1000
 
     async def scenario() -> dict[str, Any]:
-        async with connect(api["url"], open_timeout=20) as ws:
+        async with connect(api["url"], open_timeout=20 * SECOND) as ws:
             await ws.send("logged")
             return json.loads(await ws.recv())["requestContext"]
 
@@ -215,7 +220,7 @@ def test_access_log_lines_fill_the_context_variables(cloud: LocalCloud) -> None:
     assert all(line["error.message"] == "-" for line in lines)
 
 
-def test_access_log_connect_route_and_error_lines(cloud: LocalCloud) -> None:
+def test_access_log_records_the_connect_route_and_error_statuses(cloud: LocalCloud) -> None:
     """Observability: a stage with a $connect route logs its CONNECT line (status 200, the
     integration's latency); a message no route takes (no $default) logs status 403 and
     error.message Forbidden; a function that raises logs status 500 and error.message
@@ -227,7 +232,7 @@ def test_access_log_connect_route_and_error_lines(cloud: LocalCloud) -> None:
     before_ms = time.time() * 1000
 
     async def scenario() -> str:
-        async with connect(api["url"], open_timeout=20) as ws:
+        async with connect(api["url"], open_timeout=20 * SECOND) as ws:
             await ws.send('{"action": "nowhere"}')
             forbidden = json.loads(await ws.recv())
             assert forbidden["message"] == "Forbidden"
@@ -287,7 +292,7 @@ def test_stopping_the_cloud_closes_every_connection_with_1001() -> None:
             await asyncio.to_thread(own.close)
             for ws in clients:
                 await ws.wait_closed()
-            assert loop.time() - started < 15
+            assert loop.time() - started < 15 * SECOND
             return [(ws.close_code, ws.close_reason) for ws in clients]
 
         codes = kit.run_async(scenario())

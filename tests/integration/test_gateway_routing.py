@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from websockets.asyncio.client import connect
 
+from tests.timing import SECOND
 from workshop_utils.localcloud import LocalCloud
 
 from . import kit
@@ -34,18 +35,21 @@ def handler(event, context):
 
 
 def tagged(cloud: LocalCloud, tag: str, status: int = 200) -> str:
+    """A function answering ``<tag>:<body>`` with ``status``: which route ran shows in the
+    answer."""
     return kit.deploy_function(cloud, f"gwr-{tag}", TAGGED_SOURCE,
                                environment={"TAG": tag, "STATUS": str(status)})
 
 
-async def answers(url: str, messages: list[str], quiet: float = 0.4) -> list[str | None]:
+async def answers(url: str, messages: list[str],
+                  quiet: float = 0.4 * SECOND) -> list[str | None]:
     """Send each message and collect its answer (None when nothing comes within ``quiet``)."""
     out: list[str | None] = []
-    async with connect(url, open_timeout=20) as ws:
+    async with connect(url, open_timeout=20 * SECOND) as ws:
         for message in messages:
             await ws.send(message)
             try:
-                async with asyncio.timeout(quiet if "quiet" in message else 10):
+                async with asyncio.timeout(quiet if "quiet" in message else 10 * SECOND):
                     out.append(await ws.recv())
             except TimeoutError:
                 out.append(None)
@@ -78,7 +82,7 @@ def test_missing_key_non_json_or_no_match_go_to_default(
     assert all(g and g.startswith("default:") for g in got), got
 
 
-def test_nested_paths_braces_and_static_text(cloud: LocalCloud) -> None:
+def test_nested_paths_braces_and_static_text_select_the_route(cloud: LocalCloud) -> None:
     """Rules: ${request.body.<path>} and several variables with static text; a missing path
     gives ""; a non-scalar value is stringified."""
     api = kit.build_websocket_api(
@@ -230,7 +234,7 @@ def test_messages_of_one_connection_all_get_answers(cloud: LocalCloud,
     a burst of messages gets one answer each, none lost."""
 
     async def scenario() -> list[str]:
-        async with connect(chat_api["url"], open_timeout=20) as ws:
+        async with connect(chat_api["url"], open_timeout=20 * SECOND) as ws:
             for i in range(40):
                 await ws.send(json.dumps({"action": "send", "n": i}))
             return [await ws.recv() for _ in range(40)]

@@ -15,6 +15,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from tests.timing import SECOND, whole_seconds
 from workshop_utils.localcloud import LocalCloud
 
 from . import kit
@@ -53,15 +54,19 @@ def handler(event, context):
 
 
 def policy(*statements: dict[str, Any]) -> str:
+    """An identity policy document holding ``statements``, as put_role_policy takes it."""
     return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
 
 
 def table_arn(name: str) -> str:
+    """The ARN of DynamoDB table ``name`` in the local cloud's account and region."""
     return f"arn:aws:dynamodb:us-east-1:123456789012:table/{name}"
 
 
 @pytest.fixture(scope="module")
 def probe(cloud: LocalCloud) -> str:
+    """Tables iam-a and iam-b, and the iam-probe function whose role may only PutItem on
+    iam-a (and has no logs: permissions)."""
     for name in ("iam-a", "iam-b"):
         kit.create_table(cloud, name)
     role_arn = kit.ensure_role(cloud, ROLE, policy=None)
@@ -69,7 +74,8 @@ def probe(cloud: LocalCloud) -> str:
         {"Effect": "Allow", "Action": "dynamodb:PutItem", "Resource": table_arn("iam-a")}))
     cloud.client("lambda").create_function(
         FunctionName="iam-probe", Runtime="python3.12", Role=role_arn, Handler="app.handler",
-        Code={"ZipFile": kit.zip_source({"app.py": PROBE})}, Timeout=10)
+        Code={"ZipFile": kit.zip_source({"app.py": PROBE})},
+        Timeout=whole_seconds(10 * SECOND))
     return "iam-probe"
 
 
@@ -88,14 +94,18 @@ def test_dynamodb_calls_need_the_role_s_permission(cloud: LocalCloud, probe: str
 
 def test_without_logs_permissions_the_logs_are_lost_but_the_tail_is_not(
         cloud: LocalCloud, probe: str) -> None:
-    """On AWS a role without logs: permissions runs fine; its log group never appears."""
+    """A role without logs: permissions runs fine but its log group never appears, while the
+    LogType Tail of the invocation still shows the output, as on AWS."""
     resp = kit.invoke_json(cloud, probe, LogType="Tail")
     assert "a line for the log" in base64.b64decode(resp["LogResult"]).decode()
     groups = cloud.client("logs").describe_log_groups(logGroupNamePrefix="/aws/lambda/iam-probe")
     assert groups["logGroups"] == []
 
 
-def test_an_explicit_deny_wins(cloud: LocalCloud, probe: str) -> None:
+def test_an_explicit_deny_wins_over_an_allow_and_its_removal_is_noticed(
+        cloud: LocalCloud, probe: str) -> None:
+    """A Deny statement added to the role refuses what another statement allows, with AWS's
+    "explicit deny" message; once the Deny is deleted the next invocation is allowed again."""
     iam = cloud.client("iam")
     iam.put_role_policy(RoleName=ROLE, PolicyName="deny-put", PolicyDocument=policy(
         {"Effect": "Deny", "Action": "dynamodb:*", "Resource": "*"}))
@@ -113,7 +123,7 @@ def test_connections_need_manage_connections(cloud: LocalCloud, probe: str) -> N
     api = kit.build_mock_api(cloud, "iam-api")
 
     async def scenario() -> list[Any]:
-        async with asyncio.timeout(30):
+        async with asyncio.timeout(30 * SECOND):
             async with connect(api["url"]) as ws:
                 await ws.send("no route takes this")  # the Forbidden frame names our id
                 cid = json.loads(await ws.recv())["connectionId"]
@@ -147,7 +157,7 @@ def test_manage_connections_is_checked_per_method(cloud: LocalCloud, probe: str)
          "Resource": f"{arn}/POST/@connections/*"}))
 
     async def scenario() -> tuple[str, dict[str, str], list[str]]:
-        async with asyncio.timeout(30):
+        async with asyncio.timeout(30 * SECOND):
             async with connect(api["url"]) as ws:
                 await ws.send("no route takes this")  # the Forbidden frame names our id
                 cid = json.loads(await ws.recv())["connectionId"]

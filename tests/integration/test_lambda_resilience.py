@@ -10,13 +10,17 @@ import time
 
 import pytest
 
+from tests.timing import SECOND
 from workshop_utils.localcloud import LocalCloud
 
 from .kit import build_websocket_api, create_table, deploy_function, invoke_json
 from .test_lambda_runtime import events_of, request_id
 
 
-def test_worker_that_exits_mid_invoke(cloud: LocalCloud) -> None:
+def test_a_worker_that_exits_mid_invoke_is_a_runtime_exit_error_and_is_replaced(
+        cloud: LocalCloud) -> None:
+    """A handler that kills its process gets Runtime.ExitError with the exit status, logged as
+    Lambda logs it, and the next invocation runs in a new environment."""
     deploy_function(cloud, "rs-exit", """
 import os
 def handler(event, context):
@@ -40,7 +44,10 @@ def handler(event, context):
     assert invoke_json(cloud, "rs-exit")["Payload"] == "alive"
 
 
-def test_garbage_and_huge_output(cloud: LocalCloud) -> None:
+def test_raw_huge_or_garbage_output_harms_neither_the_invocation_nor_the_cloud(
+        cloud: LocalCloud) -> None:
+    """Output straight to fd 1, 20,000 lines (the tail stays within 4 KB) or bytes written to
+    the runtime's own descriptors break at most that invocation; the cloud keeps answering."""
     deploy_function(cloud, "rs-garbage", """
 import os, sys
 def handler(event, context):
@@ -61,7 +68,7 @@ def handler(event, context):
                     pass
         return "never"
     return "fine"
-""", timeout=10)
+""", timeout=10 * SECOND)
     assert invoke_json(cloud, "rs-garbage", {"raw": True})["Payload"] == "raw"
     huge = invoke_json(cloud, "rs-garbage", {"huge": True}, LogType="Tail")
     assert huge["Payload"] == "huge" and len(huge["LogResult"]) <= 4096 * 4 // 3 + 4
@@ -72,32 +79,39 @@ def handler(event, context):
     assert cloud.client("lambda").list_functions()["Functions"]  # the cloud still answers
 
 
-def test_large_response_is_an_error(cloud: LocalCloud) -> None:
+def test_a_response_over_6_mb_is_a_response_size_error(cloud: LocalCloud) -> None:
+    """A result larger than Lambda's 6 MB synchronous response limit is
+    Function.ResponseSizeTooLarge, not a truncated payload."""
     deploy_function(cloud, "rs-big", "def handler(e, c):\n    return 'a' * 7_000_000\n")
     resp = invoke_json(cloud, "rs-big")
     assert resp["FunctionError"] == "Unhandled"
     assert resp["Payload"]["errorType"] == "Function.ResponseSizeTooLarge"
 
 
-def test_concurrent_invokes_scale_out(cloud: LocalCloud) -> None:
-    deploy_function(cloud, "rs-concurrent", """
+def test_concurrent_invokes_scale_out_to_environments_of_their_own(cloud: LocalCloud) -> None:
+    """Three invocations at once run side by side in three environments (three log streams);
+    one after another they go back to the most recently used one."""
+    handler_s = 0.5 * SECOND
+    deploy_function(cloud, "rs-concurrent", f"""
 import time
 def handler(event, context):
-    time.sleep(0.5)
+    time.sleep({handler_s!r})
     return context.log_stream_name
-""", timeout=5)
+""", timeout=5 * SECOND)
     invoke_json(cloud, "rs-concurrent")  # one warm environment first
     t0 = time.monotonic()
     with concurrent.futures.ThreadPoolExecutor(3) as pool:
         streams = list(pool.map(lambda _: invoke_json(cloud, "rs-concurrent")["Payload"],
                                 range(3)))
-    assert time.monotonic() - t0 < 2.5  # in parallel, not one after the other
+    assert time.monotonic() - t0 < 5 * handler_s  # in parallel, not one after the other
     assert len(set(streams)) == 3
     # sequential use goes back to one environment: the most recently used
     assert len({invoke_json(cloud, "rs-concurrent")["Payload"] for _ in range(3)}) == 1
 
 
 def test_sdk_inside_the_function_reaches_the_local_cloud(cloud: LocalCloud) -> None:
+    """boto3 in a handler, with no endpoint configured, reads and writes the local cloud's
+    DynamoDB, and a Decimal it returns is marshalled as a JSON number."""
     create_table(cloud, "rs-connections", key="connectionId")
     deploy_function(cloud, "rs-ddb", """
 import os
@@ -140,14 +154,17 @@ def _gateway_is_placeholder() -> bool:
 
 @pytest.mark.skipif(_gateway_is_placeholder(), reason="needs the gateway")
 def test_management_api_from_a_function_reaches_the_gateway(cloud: LocalCloud) -> None:
-    arn = deploy_function(cloud, "rs-post", POST, timeout=10)
+    """An apigatewaymanagementapi client built for the execute-api URL, as on AWS, reaches the
+    local gateway and gets its GoneException for an unknown connection."""
+    arn = deploy_function(cloud, "rs-post", POST, timeout=10 * SECOND)
     api = build_websocket_api(cloud, "rs-mgmt", {"$default": arn}, stage="prod")
     resp = invoke_json(cloud, "rs-post", {"api": api["api_id"]})
     assert resp["Payload"] == {"gone": True, "status": 410}
 
 
 def test_execute_api_requests_are_routed_to_the_ws_port(cloud: LocalCloud) -> None:
-    """Without depending on the gateway: the rewritten request goes to the ws port."""
+    """A request to an execute-api host is sent, signed, to the local cloud's ws port (checked
+    without the gateway: the function captures the request instead of sending it)."""
     deploy_function(cloud, "rs-route", """
 import botocore.session
 def handler(event, context):
@@ -176,8 +193,9 @@ def handler(event, context):
     assert resp["Payload"]["auth"].startswith("AWS4-HMAC-SHA256")
 
 
-def test_runtime_invoke_in_loop_matches_the_api(cloud: LocalCloud) -> None:
-    """The payload of a function that returns bytes-like JSON text stays as it is."""
+def test_a_json_string_result_is_returned_as_that_string(cloud: LocalCloud) -> None:
+    """A handler that returns JSON text (a str) gets exactly that text JSON-encoded back, not
+    the text parsed, as Lambda marshals every result with json.dumps."""
     deploy_function(cloud, "rs-json", """
 import json
 def handler(event, context):
@@ -208,12 +226,13 @@ def test_an_idle_environment_is_reclaimed_and_the_next_invoke_is_cold() -> None:
     with a new log stream, and a long session's idle workers do not keep their memory."""
     from .test_lambda_runtime import STATEFUL
 
-    with LocalCloud(lambda_idle_timeout_s=0.5) as cloud:
+    idle_timeout = 0.5 * SECOND
+    with LocalCloud(lambda_idle_timeout_s=idle_timeout) as cloud:
         deploy_function(cloud, "rt-idle", STATEFUL % "one")
         first = invoke_json(cloud, "rt-idle")["Payload"]
         warm = invoke_json(cloud, "rt-idle")["Payload"]
         assert (first["count"], warm["count"], warm["stream"]) == (1, 2, first["stream"])
-        time.sleep(1.2)
+        time.sleep(2.4 * idle_timeout)
         cold = invoke_json(cloud, "rt-idle", LogType="Tail")
         assert cold["Payload"]["count"] == 1 and cold["Payload"]["stream"] != first["stream"]
         assert "Init Duration" in base64.b64decode(cold["LogResult"]).decode()

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from tests.timing import SECOND, whole_seconds
 from workshop_utils.localcloud import LocalCloud
 
 from .kit import deploy_function, invoke_json
@@ -34,7 +35,7 @@ LOG_LINE = re.compile(
 )
 
 
-def events_of(cloud: LocalCloud, name: str, request_id: str, timeout: float = 10.0
+def events_of(cloud: LocalCloud, name: str, request_id: str, timeout: float = 10 * SECOND
               ) -> list[dict[str, Any]]:
     """The log events of one invocation, START to REPORT (written when it ends)."""
     logs = cloud.client("logs")
@@ -47,7 +48,7 @@ def events_of(cloud: LocalCloud, name: str, request_id: str, timeout: float = 10
         mine = _slice(events, request_id)
         if mine or time.monotonic() > deadline:
             return mine
-        time.sleep(0.05)
+        time.sleep(0.05 * SECOND)
 
 
 def _slice(events: list[dict[str, Any]], request_id: str) -> list[dict[str, Any]]:
@@ -71,7 +72,9 @@ def handler(event, context):
 """
 
 
-def test_returns_event_and_environment(cloud: LocalCloud) -> None:
+def test_a_function_gets_its_event_and_lambda_s_environment(cloud: LocalCloud) -> None:
+    """The handler gets the event as sent and Lambda's reserved environment variables, and is
+    invoked the same by name, by full or partial ARN, and with Qualifier $LATEST."""
     arn = deploy_function(cloud, "rt-echo", ECHO, environment={"TABLE": "chat", "X": "1"},
                           memory=256)
     resp = invoke_json(cloud, "rt-echo", {"hello": ["world", 1]})
@@ -103,8 +106,19 @@ def test_returns_event_and_environment(cloud: LocalCloud) -> None:
         assert invoke_json(cloud, name, {"n": 1}, **kwargs)["Payload"]["event"] == {"n": 1}
 
 
-def test_context_object(cloud: LocalCloud) -> None:
+def test_the_context_object_describes_the_invocation_and_the_task_root_comes_first(
+        cloud: LocalCloud) -> None:
+    """The context carries the request id, names, ARN, memory, remaining time and log names of
+    the invocation, and the task root is first on sys.path.
+
+    AWS (https://docs.aws.amazon.com/lambda/latest/dg/python-package.html, "Dependency search
+    path and runtime-included libraries"; python-image.html): "By default, the runtime searches
+    the $LAMBDA_TASK_ROOT (/var/task) directory first", so a module in the package shadows one
+    the runtime includes.
+    """
+    lambda_timeout = 7 * SECOND
     arn = deploy_function(cloud, "rt-context", """
+import os
 import sys
 def handler(event, context):
     return {
@@ -119,8 +133,9 @@ def handler(event, context):
         "identity": context.identity,
         "client_context": context.client_context,
         "path0": sys.path[0],
+        "task_root": os.environ["LAMBDA_TASK_ROOT"],
     }
-""", timeout=7)
+""", timeout=lambda_timeout)
     resp = invoke_json(cloud, "rt-context")
     ctx = resp["Payload"]
     assert ctx["aws_request_id"] == request_id(resp)
@@ -128,15 +143,19 @@ def handler(event, context):
     assert ctx["function_version"] == "$LATEST"
     assert ctx["invoked_function_arn"] == arn
     assert ctx["memory_limit_in_mb"] == "128"
-    assert 5000 < ctx["remaining"] <= 7000
+    limit_ms = whole_seconds(lambda_timeout) * 1000  # what Lambda counts down from
+    assert limit_ms - 2000 * SECOND < ctx["remaining"] <= limit_ms
     assert ctx["log_group_name"] == "/aws/lambda/rt-context"
     assert STREAM.match(ctx["log_stream_name"])
     assert ctx["identity"] is None and ctx["client_context"] is None
-    assert ctx["path0"].endswith(ctx["path0"].rsplit("/", 1)[-1])  # the task root first
-    assert "/lambda/rt-context/" in ctx["path0"]
+    assert ctx["path0"] == ctx["task_root"]  # the task root first
+    assert "/lambda/rt-context/" in ctx["task_root"]
 
 
-def test_unhandled_error(cloud: LocalCloud) -> None:
+def test_an_unhandled_error_returns_lambda_s_error_payload_and_logs_one_traceback(
+        cloud: LocalCloud) -> None:
+    """A handler that raises gets FunctionError Unhandled, the errorMessage/errorType/
+    stackTrace payload without the runtime's frames, and its traceback as one log event."""
     deploy_function(cloud, "rt-raise", """
 def helper(x):
     raise ValueError(f"bad value: {x}")
@@ -168,25 +187,30 @@ def handler(event, context):
     assert END.match(messages[-2]) and REPORT.match(messages[-1])
 
 
-def test_timeout_kills_and_next_invoke_is_cold(cloud: LocalCloud) -> None:
-    deploy_function(cloud, "rt-sleep", """
+def test_a_timed_out_invocation_is_killed_and_the_next_one_is_cold(cloud: LocalCloud) -> None:
+    """An invocation past the function's Timeout is stopped there (not when the handler would
+    have returned) with Sandbox.Timedout and Lambda's "Task timed out" line, and the next
+    invocation starts a fresh environment."""
+    lambda_timeout = 1 * SECOND
+    limit = whole_seconds(lambda_timeout)  # the Timeout Lambda was given, in seconds
+    deploy_function(cloud, "rt-sleep", f"""
 import time
 def handler(event, context):
     if event.get("sleep"):
-        time.sleep(30)
+        time.sleep({30 * SECOND!r})
     return "awake"
-""", timeout=1)
+""", timeout=lambda_timeout)
     t0 = time.monotonic()
     resp = invoke_json(cloud, "rt-sleep", {"sleep": True})
-    assert time.monotonic() - t0 < 5
+    assert time.monotonic() - t0 < 5 * SECOND  # stopped at the Timeout, long before the sleep
     assert resp["FunctionError"] == "Unhandled"
     rid = request_id(resp)
     assert resp["Payload"]["errorType"] == "Sandbox.Timedout"
-    assert re.fullmatch(rf"RequestId: {rid} Error: Task timed out after 1\.\d\d seconds",
+    assert re.fullmatch(rf"RequestId: {rid} Error: Task timed out after {limit}\.\d\d seconds",
                         resp["Payload"]["errorMessage"])
     messages = [e["message"] for e in events_of(cloud, "rt-sleep", rid)]
-    assert any(re.fullmatch(rf"\d{{4}}-\d\d-\d\dT[\d:.]+Z {rid} Task timed out after 1\.\d\d "
-                            r"seconds\n", m) for m in messages)
+    assert any(re.fullmatch(rf"\d{{4}}-\d\d-\d\dT[\d:.]+Z {rid} Task timed out after "
+                            rf"{limit}\.\d\d seconds\n", m) for m in messages)
     assert messages[-1].endswith("Status: timeout\n")
     again = invoke_json(cloud, "rt-sleep", {}, LogType="Tail")
     assert again["Payload"] == "awake" and "FunctionError" not in again
@@ -204,8 +228,11 @@ def handler(event, context):
      "Runtime.ImportModuleError",
      "Unable to import module 'app': No module named 'not_installed_anywhere'"),
 ])
-def test_init_errors(cloud: LocalCloud, handler: str, files: dict[str, str],
-                     error_type: str, message: str) -> None:
+def test_an_init_error_fails_every_invocation_with_lambda_s_error_type(
+        cloud: LocalCloud, handler: str, files: dict[str, str], error_type: str,
+        message: str) -> None:
+    """A missing handler, a missing module, a malformed handler name or a failing import fails
+    each invocation with Lambda's Runtime.* error type and message, and logs it."""
     name = "rt-init-" + error_type.split(".")[1].lower() + ("-dep" if "not_inst" in message
                                                             else "")
     deploy_function(cloud, name, files, handler=handler)
@@ -239,7 +266,10 @@ CODE = %r
 """
 
 
-def test_cold_and_warm(cloud: LocalCloud) -> None:
+def test_a_warm_environment_keeps_state_until_the_code_or_configuration_changes(
+        cloud: LocalCloud) -> None:
+    """A second invocation reuses the environment (module state, log stream, no Init
+    Duration); new code or a new configuration starts a fresh one."""
     lam = cloud.client("lambda")
     deploy_function(cloud, "rt-warm", STATEFUL % "one")
     first = invoke_json(cloud, "rt-warm", LogType="Tail")
@@ -266,7 +296,9 @@ def test_cold_and_warm(cloud: LocalCloud) -> None:
     assert "init x\n" in base64.b64decode(fourth["LogResult"]).decode()
 
 
-def test_log_formats(cloud: LocalCloud) -> None:
+def test_print_and_logging_lines_are_logged_as_lambda_formats_them(cloud: LocalCloud) -> None:
+    """print lines, logging records (level, time, request id), init output and START/END/REPORT
+    land in one stream in Lambda's formats, with Init Duration on the cold start only."""
     deploy_function(cloud, "rt-logs", """
 import logging
 logger = logging.getLogger()
@@ -307,6 +339,7 @@ def handler(event, context):
 
 
 def test_default_log_level_is_warning(cloud: LocalCloud) -> None:
+    """Without a level set by the code, the root logger writes WARNING and above, not INFO."""
     deploy_function(cloud, "rt-loglevel", """
 import logging
 def handler(event, context):
@@ -318,7 +351,9 @@ def handler(event, context):
     assert len(messages) == 4 and LOG_LINE.match(messages[1])["msg"] == "shown"
 
 
-def test_log_type_tail_and_dry_run_and_event(cloud: LocalCloud) -> None:
+def test_tail_dry_run_and_event_invocations_answer_as_lambda_does(cloud: LocalCloud) -> None:
+    """LogType Tail returns the invocation's log (START to REPORT), DryRun answers 204 without
+    running, and an Event invocation answers 202 and runs later."""
     deploy_function(cloud, "rt-modes", """
 def handler(event, context):
     print("got", event.get("n"))
@@ -327,7 +362,7 @@ def handler(event, context):
     lam = cloud.client("lambda")
     resp = lam.invoke(FunctionName="rt-modes", Payload=b'{"n": 5}', LogType="Tail")
     tail = base64.b64decode(resp["LogResult"]).decode()
-    assert tail.startswith("START RequestId: ") or "START RequestId: " in tail
+    assert f"START RequestId: {request_id(resp)} Version: $LATEST\n" in tail
     assert "got 5\n" in tail and f"REPORT RequestId: {request_id(resp)}" in tail
     assert resp["Payload"].read() == b"5"
 
@@ -340,7 +375,9 @@ def handler(event, context):
     assert "got 9\n" in messages
 
 
-def test_unknown_function_and_bad_requests(cloud: LocalCloud) -> None:
+def test_unknown_functions_and_bad_payloads_get_lambda_s_errors(cloud: LocalCloud) -> None:
+    """An unknown function is ResourceNotFoundException with AWS's message, a payload that is
+    not JSON InvalidRequestContentException, one over 6 MB RequestTooLargeException."""
     lam = cloud.client("lambda")
     with pytest.raises(lam.exceptions.ResourceNotFoundException) as info:
         lam.invoke(FunctionName="rt-does-not-exist", Payload=b"{}")
@@ -358,7 +395,8 @@ def test_unknown_function_and_bad_requests(cloud: LocalCloud) -> None:
                    Payload=json.dumps({"x": "a" * (6 * 1024 * 1024)}).encode())
 
 
-def test_deleted_while_warm(cloud: LocalCloud) -> None:
+def test_a_function_deleted_while_warm_is_not_found(cloud: LocalCloud) -> None:
+    """Deleting a function with a warm environment makes the next invoke ResourceNotFound."""
     deploy_function(cloud, "rt-deleted", "def handler(e, c):\n    return 'ok'\n")
     assert invoke_json(cloud, "rt-deleted")["Payload"] == "ok"
     lam = cloud.client("lambda")
@@ -367,7 +405,8 @@ def test_deleted_while_warm(cloud: LocalCloud) -> None:
         lam.invoke(FunctionName="rt-deleted")
 
 
-def test_marshal_error(cloud: LocalCloud) -> None:
+def test_a_result_that_is_not_json_is_a_marshal_error(cloud: LocalCloud) -> None:
+    """A handler returning a value json cannot encode gets Runtime.MarshalError."""
     deploy_function(cloud, "rt-marshal", "def handler(e, c):\n    return {1, 2}\n")
     resp = invoke_json(cloud, "rt-marshal")
     assert resp["FunctionError"] == "Unhandled"

@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from tests.integration.chatstack import target_for
+from tests.timing import SECOND
 from workshop_utils import stack
 from workshop_utils.cleanup import delete_everything, leftovers
 from workshop_utils.localcloud import LocalCloud
@@ -22,6 +23,8 @@ def target(cloud: LocalCloud, request):
 
 
 def test_a_notebook_opened_too_early_names_the_one_to_run(target) -> None:
+    """require(n) with an earlier step missing raises MissingPrerequisite naming the notebook
+    that builds it and the one call that would, and passes once that step is there."""
     with pytest.raises(stack.MissingPrerequisite, match="01_dynamodb_table.ipynb") as err:
         stack.require(4, target)
     assert "ensure_prerequisites(4)" in str(err.value)
@@ -32,6 +35,8 @@ def test_a_notebook_opened_too_early_names_the_one_to_run(target) -> None:
 
 
 def test_ensure_prerequisites_builds_what_earlier_notebooks_build_once(target) -> None:
+    """ensure_prerequisites(5) builds the table, role, functions and API of notebooks 01-04,
+    and calling it again duplicates no API, route, integration or permission."""
     stack.ensure_prerequisites(5, target)
     stack.require(5, target)
     stack.ensure_prerequisites(5, target)  # a second call duplicates nothing
@@ -46,6 +51,8 @@ def test_ensure_prerequisites_builds_what_earlier_notebooks_build_once(target) -
 
 
 def test_cleanup_leaves_nothing_and_can_run_twice(target) -> None:
+    """delete_everything removes every resource of the prefix and says what it deleted; a
+    second run finds nothing and does not fail."""
     stack.ensure_prerequisites(5, target)
     assert all(leftovers(target)[kind] for kind in ("apis", "functions", "roles", "tables"))
     said: list[str] = []
@@ -56,19 +63,22 @@ def test_cleanup_leaves_nothing_and_can_run_twice(target) -> None:
     assert not any(leftovers(target).values())
 
 
-def test_cleanup_of_a_half_built_stack(target) -> None:
+def test_cleanup_of_a_half_built_stack_leaves_nothing(target) -> None:
     """A learner who stopped after notebook 02: only the table and the role exist."""
     stack.ensure_prerequisites(3, target)
     delete_everything(target, say=lambda line: None)
     assert not any(leftovers(target).values())
 
 
-def test_workshop_cleanup_cli(cloud: LocalCloud, target) -> None:
+def test_workshop_cleanup_command_deletes_the_learner_s_stack(cloud: LocalCloud,
+                                                              target) -> None:
+    """`workshop cleanup` deletes the stack of the prefix in the environment, exits 0 and
+    says nothing is left."""
     stack.ensure_prerequisites(4, target)
     env = {**os.environ, "WORKSHOP_HOME": str(cloud.settings.home), "WORKSHOP_TARGET": "local",
            "WORKSHOP_PREFIX": target.prefix}
     result = subprocess.run([sys.executable, "-m", "workshop_utils.cli", "cleanup"], env=env,
-                            capture_output=True, text=True, timeout=120)
+                            capture_output=True, text=True, timeout=120 * SECOND)
     assert result.returncode == 0, result.stderr
     assert "nothing left" in result.stdout
     assert not any(leftovers(target).values())

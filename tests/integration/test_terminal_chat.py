@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from tests.timing import SECOND
 from workshop_utils.chat import ChatClient, ChatRoom, parse
 from workshop_utils.terminal_chat import with_name
 
@@ -23,7 +24,8 @@ from .chatstack import chat_stack_fixture
 
 chat_stack = chat_stack_fixture(prefix="wschat-term")
 
-WAIT_S = 15.0  # every wait below is bounded by this
+WAIT_S = 15 * SECOND  # every wait below is bounded by this
+POLL_S = 0.05 * SECOND
 WORKSHOP = [sys.executable, "-m", "workshop_utils.cli"]
 
 
@@ -45,6 +47,7 @@ class PtyProcess:
         self.output = ""
 
     def _read(self, wait_s: float) -> None:
+        """Append what the terminal shows within ``wait_s`` to ``output``."""
         ready, _, _ = select.select([self.master], [], [], wait_s)
         if ready:
             try:
@@ -58,7 +61,7 @@ class PtyProcess:
         while not (match := re.search(pattern, self.output)):
             if time.monotonic() > deadline:
                 raise AssertionError(f"no {pattern!r} in the terminal:\n{self.output}")
-            await asyncio.to_thread(self._read, 0.1)
+            await asyncio.to_thread(self._read, 2 * POLL_S)
         return match
 
     def type(self, text: str) -> None:
@@ -71,14 +74,14 @@ class PtyProcess:
             if time.monotonic() > deadline:
                 self.kill()
                 raise AssertionError(f"workshop chat did not exit:\n{self.output}")
-            await asyncio.to_thread(self._read, 0.1)
-        await asyncio.to_thread(self._read, 0.1)
+            await asyncio.to_thread(self._read, 2 * POLL_S)
+        await asyncio.to_thread(self._read, 2 * POLL_S)
         return self.proc.returncode
 
     def kill(self) -> None:
         if self.proc.poll() is None:
             self.proc.kill()
-            self.proc.wait(5)
+            self.proc.wait(WAIT_S)
 
     def close(self) -> None:
         self.kill()
@@ -86,6 +89,7 @@ class PtyProcess:
 
 
 async def frame_of(client: ChatClient, kind: str, **fields: Any) -> dict:
+    """The first frame of type ``kind`` with ``fields`` that ``client`` received (WAIT_S)."""
     deadline = time.monotonic() + WAIT_S
     while time.monotonic() < deadline:
         for frame in client.received:
@@ -93,15 +97,18 @@ async def frame_of(client: ChatClient, kind: str, **fields: Any) -> dict:
             if (isinstance(data, dict) and data.get("type") == kind
                     and all(data.get(k) == v for k, v in fields.items())):
                 return data
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(POLL_S)
     raise AssertionError(f"{client.name} never got {kind} {fields}; got {client.received}")
 
 
 def run(scenario: Any) -> None:
-    asyncio.run(asyncio.wait_for(scenario(), 90))
+    """Run the ``scenario`` coroutine function on a fresh loop, bounded as a whole."""
+    asyncio.run(asyncio.wait_for(scenario(), 6 * WAIT_S))
 
 
 def test_terminal_chat_talks_and_leaves_on_ctrl_d(chat_stack) -> None:
+    """In a terminal the chat joins, shows others' messages and joins, sends each typed line as
+    a message (never as a raw frame), and Ctrl-D leaves with close 1000 and a leave notice."""
     async def scenario() -> None:
         room = ChatRoom(chat_stack.api.url)
         term = PtyProcess(["chat", chat_stack.api.url, "--name", "ivy"])
@@ -136,6 +143,7 @@ def test_terminal_chat_talks_and_leaves_on_ctrl_d(chat_stack) -> None:
 
 
 def test_ctrl_c_leaves_cleanly(chat_stack) -> None:
+    """Ctrl-C leaves like Ctrl-D: exit status 0, close 1000, a leave notice, no traceback."""
     async def scenario() -> None:
         room = ChatRoom(chat_stack.api.url)
         term = PtyProcess(["chat", chat_stack.api.url, "--name", "lee"])
@@ -156,6 +164,8 @@ def test_ctrl_c_leaves_cleanly(chat_stack) -> None:
 
 
 def test_refused_name_is_one_line_and_fails(chat_stack) -> None:
+    """A name the $connect handler refuses ends the command with a failure status and one line
+    saying what names are allowed."""
     async def scenario() -> None:
         term = PtyProcess(["chat", chat_stack.api.url, "--name", "n" * 33])
         try:
@@ -179,6 +189,8 @@ def test_refused_name_is_one_line_and_fails(chat_stack) -> None:
     ("http://127.0.0.1:9/", r"not a WebSocket URL: 'http://127.0.0.1:9/' \(use ws://… or wss://…\)"),
 ])
 def test_unreachable_or_bad_url_is_one_line(url: str, message: str) -> None:
+    """Nothing listening, an unknown host or a URL that is not ws:// fails with status 1 and
+    one line on stderr naming the cause."""
     done = subprocess.run([*WORKSHOP, "chat", url, "--name", "x"], capture_output=True,
                           text=True, timeout=WAIT_S, stdin=subprocess.DEVNULL)
     assert done.returncode == 1
@@ -188,6 +200,8 @@ def test_unreachable_or_bad_url_is_one_line(url: str, message: str) -> None:
 
 
 def test_unknown_stage_is_explained(chat_stack) -> None:
+    """A URL naming a stage that does not exist fails with status 1 and one line saying to
+    check the URL."""
     url = chat_stack.api.url.rsplit("/", 1)[0] + "/nostage"
     done = subprocess.run([*WORKSHOP, "chat", url, "--name", "x"], capture_output=True,
                           text=True, timeout=WAIT_S, stdin=subprocess.DEVNULL)
@@ -197,6 +211,8 @@ def test_unknown_stage_is_explained(chat_stack) -> None:
 
 
 def test_without_url_finds_the_workshop_api(chat_stack) -> None:
+    """Without a URL the command finds the learner's own API by their prefix, and with no API
+    of that prefix says so in one line."""
     cloud, target, api = chat_stack
     env = {"WORKSHOP_HOME": str(cloud.settings.home), "WORKSHOP_PREFIX": target.prefix,
            "WORKSHOP_TARGET": "local"}
@@ -224,6 +240,8 @@ def test_without_url_finds_the_workshop_api(chat_stack) -> None:
 
 
 def test_browser_flag_prints_and_opens_the_page(chat_stack, tmp_path) -> None:
+    """--browser prints the chat page's URL (stage URL and name filled in), opens it with
+    $BROWSER, and the local cloud serves that page."""
     cloud, target, api = chat_stack
     opened = tmp_path / "opened"
     fake_browser = tmp_path / "browser"
@@ -239,13 +257,14 @@ def test_browser_flag_prints_and_opens_the_page(chat_stack, tmp_path) -> None:
     assert page.endswith("&name=olga")
     deadline = time.monotonic() + WAIT_S
     while not opened.exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
+        time.sleep(POLL_S)
     assert opened.read_text().strip() == page
     with urllib.request.urlopen(page, timeout=WAIT_S) as response:
         assert response.status == 200 and b"chat.js" in response.read()
 
 
 def test_with_name_keeps_other_parameters() -> None:
+    """with_name sets or replaces name= in the URL's query and keeps the other parameters."""
     assert with_name("wss://a.example/dev", "al ice") == "wss://a.example/dev?name=al+ice"
     assert with_name("ws://h/x/dev?k=1&name=old", "new") == "ws://h/x/dev?k=1&name=new"
     assert with_name("ws://h/x/dev", None) == "ws://h/x/dev"

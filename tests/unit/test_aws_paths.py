@@ -6,10 +6,13 @@ service model, so these tests fail if the code calls an API with arguments AWS w
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import boto3
 import pytest
 from botocore.stub import Stubber
 
+from tests.timing import SECOND
 from workshop_utils import waiting
 from workshop_utils.target import Target, TargetError, from_environment, valid_prefix
 
@@ -17,6 +20,7 @@ ROLE = "arn:aws:iam::111122223333:role/wschat-alice-chat-role"
 
 
 def lambda_client():
+    """A Lambda client that can only be stubbed (fake keys, no endpoint reached)."""
     return boto3.client("lambda", region_name="eu-west-1", aws_access_key_id="x",
                         aws_secret_access_key="x")
 
@@ -58,17 +62,29 @@ def test_create_function_does_not_retry_other_errors() -> None:
                 Runtime="python2.7", Role=ROLE, Handler="app.h", Code={"ZipFile": b"z"})
 
 
-def test_create_function_gives_up_after_the_timeout() -> None:
+def test_create_function_gives_up_once_its_deadline_passes(monkeypatch) -> None:
+    """When the role is still not assumable and the next retry would end past the deadline,
+    the last error is raised instead of waiting on (on a fake clock: nothing really waits)."""
+    now = [0.0]
+    sleeps: list[float] = []
+
+    def fake_sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        now[0] += seconds
+
+    monkeypatch.setattr(waiting, "time", SimpleNamespace(monotonic=lambda: now[0]))
     lam = lambda_client()
     with Stubber(lam) as stub:
-        for _ in range(3):
+        for _ in range(2):  # at 0 s, then at 1 s; a third try (after 2 s more) ends past 2.5 s
             stub.add_client_error("create_function", "InvalidParameterValueException",
                                   "The role defined for the function cannot be assumed by "
                                   "Lambda.", 400)
         with pytest.raises(lam.exceptions.InvalidParameterValueException):
             waiting.create_function_when_role_ready(
-                lam, timeout_s=2.5, sleep=lambda s: None, FunctionName="f",
+                lam, timeout_s=2.5, sleep=fake_sleep, FunctionName="f",
                 Runtime="python3.12", Role=ROLE, Handler="app.h", Code={"ZipFile": b"z"})
+        stub.assert_no_pending_responses()
+    assert sleeps == [1.0]
 
 
 def test_wait_until_active_polls_pending_then_active(monkeypatch) -> None:
@@ -96,12 +112,15 @@ def test_wait_for_log_events_polls_until_events_arrive() -> None:
                               "The specified log group does not exist.", 400)
         stub.add_response("filter_log_events", {"events": []})
         stub.add_response("filter_log_events", {"events": [event]})
-        events = waiting.wait_for_log_events(logs, group, sleep=sleeps.append, timeout_s=60)
+        events = waiting.wait_for_log_events(logs, group, sleep=sleeps.append,
+                                             timeout_s=60 * SECOND)
     assert [e["message"] for e in events] == [event["message"]]
     assert len(sleeps) == 2
 
 
 def test_aws_target_uses_wss_and_the_execute_api_management_endpoint() -> None:
+    """On AWS the chat URL is wss://<api>.execute-api.<region>.amazonaws.com/<stage>,
+    @connections is its https twin, and names and tags carry the learner's prefix."""
     target = Target("aws", region="eu-west-1", prefix="wschat-alice")
     assert target.websocket_url("a1b2c3d4e5", "dev") == (
         "wss://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com/dev")
@@ -111,13 +130,17 @@ def test_aws_target_uses_wss_and_the_execute_api_management_endpoint() -> None:
     assert target.tags["workshop-prefix"] == "wschat-alice"
 
 
-def test_aws_target_from_environment_takes_profile_region_and_prefix() -> None:
+def test_aws_target_from_environment_takes_region_and_prefix() -> None:
+    """WORKSHOP_TARGET=aws with WORKSHOP_REGION and WORKSHOP_PREFIX gives an aws target of
+    that region and prefix."""
     target = from_environment({"WORKSHOP_TARGET": "aws", "WORKSHOP_REGION": "eu-west-1",
                                "WORKSHOP_PREFIX": "wschat-bob"})
     assert (target.kind, target.region, target.prefix) == ("aws", "eu-west-1", "wschat-bob")
 
 
 def test_a_typo_in_the_target_or_prefix_says_how_to_fix_it() -> None:
+    """An unknown WORKSHOP_TARGET, or a prefix AWS resource names cannot take, is refused with
+    a message saying what to use."""
     with pytest.raises(TargetError, match="use 'local'"):
         from_environment({"WORKSHOP_TARGET": "amazon"})
     with pytest.raises(TargetError, match="WORKSHOP_PREFIX"):
@@ -147,5 +170,5 @@ def test_run_sync_works_inside_a_running_loop_as_in_a_kernel() -> None:
         print("ok")
     """)
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                            timeout=60)
+                            timeout=60 * SECOND)
     assert result.stdout.strip() == "ok", result.stderr

@@ -21,12 +21,15 @@ def room(chat):
 
 
 def send(chat, events, lambda_context, body, connection_id=ALICE, **context):
+    """The broadcast handler's answer to ``body`` sent by ``connection_id``."""
     return chat.broadcast.lambda_handler(
         events.message(connection_id, body, **context), lambda_context
     )
 
 
 def test_first_message_announces_then_reaches_everyone(room, events, logs, lambda_context):
+    """A sender's first message tells the others it joined, welcomes it with who is online, then
+    reaches everyone (sender included); the log has counts and lengths, never the text."""
     assert room.broadcast.lambda_handler(events.load("message"), lambda_context) == {
         "statusCode": 200
     }
@@ -49,6 +52,8 @@ def test_first_message_announces_then_reaches_everyone(room, events, logs, lambd
 
 
 def test_later_messages_do_not_announce_again(room, events, lambda_context):
+    """Once announced, a sender's later messages are only messages: no second join, no second
+    UpdateItem."""
     for text in ("one", "two"):
         send(room, events, lambda_context, json.dumps({"action": "sendmessage", "message": text}))
     kinds = [frame["type"] for frame in room.gateway.frames["BOB="]]
@@ -57,6 +62,7 @@ def test_later_messages_do_not_announce_again(room, events, lambda_context):
 
 
 def test_join_announces_to_the_others_and_sends_no_message(room, events, lambda_context):
+    """A join action tells the others and welcomes the sender, and sends no chat message."""
     assert room.broadcast.lambda_handler(events.load("join"), lambda_context) == {
         "statusCode": 200
     }
@@ -68,6 +74,7 @@ def test_join_announces_to_the_others_and_sends_no_message(room, events, lambda_
 
 
 def test_join_is_announced_exactly_once(room, events, lambda_context):
+    """Three joins and then a message give the others one presence frame and one message."""
     for _ in range(3):
         room.broadcast.lambda_handler(events.load("join"), lambda_context)
     send(room, events, lambda_context, json.dumps({"message": "hi"}))
@@ -76,7 +83,8 @@ def test_join_is_announced_exactly_once(room, events, lambda_context):
 
 
 def test_a_lost_race_to_announce_sends_no_second_join(room, events, lambda_context, monkeypatch):
-    # Another invocation announced alice between this one's GetItem and its UpdateItem.
+    """When another invocation announced the sender between this one's GetItem and its
+    conditional UpdateItem, this one sends no join (the condition refuses its claim)."""
     real_load = room.broadcast.load_sender
 
     def stale_read(connection_id):
@@ -95,6 +103,8 @@ def test_a_lost_race_to_announce_sends_no_second_join(room, events, lambda_conte
 
 
 def test_claim_announcement_is_true_once_and_never_creates_items(room):
+    """claim_announcement succeeds once per connection, then fails, and never creates an item for
+    an unknown id."""
     assert room.broadcast.claim_announcement(ALICE) is True
     assert room.broadcast.claim_announcement(ALICE) is False
     assert room.broadcast.claim_announcement("NOBODY=") is False
@@ -102,12 +112,15 @@ def test_claim_announcement_is_true_once_and_never_creates_items(room):
 
 
 def test_the_name_comes_from_the_table_never_from_the_frame(room, events, lambda_context):
+    """A from or name key in the frame is ignored: the message carries the sender's stored name."""
     body = {"action": "sendmessage", "message": "trust me", "from": "bob", "name": "bob"}
     send(room, events, lambda_context, json.dumps(body))
     assert room.gateway.frames["CAROL="][-1]["from"] == "alice"
 
 
 def test_an_unknown_sender_posts_as_unknown_and_is_not_stored(room, events, lambda_context):
+    """A sender with no item posts as "unknown" (its echo included), announces nothing and writes
+    nothing to the table."""
     send(room, events, lambda_context, json.dumps({"message": "who am i"}), "GHOST=")
     frame = {"type": "message", "from": "unknown", "text": "who am i", "at": AT_MESSAGE}
     assert room.gateway.frames["GHOST="] == [frame]  # still gets its echo
@@ -116,8 +129,8 @@ def test_an_unknown_sender_posts_as_unknown_and_is_not_stored(room, events, lamb
     assert room.recorder.count("UpdateItem") == 0
 
 
-def test_a_guest_message_has_no_action_key(room, events, lambda_context):
-    # A frame without "action" arrives on $default: it is a message.
+def test_a_frame_without_an_action_key_is_a_message(room, events, lambda_context):
+    """A frame without an "action" key (routed to $default) is a chat message."""
     send(room, events, lambda_context, '{"message": "no action"}', routeKey="$default")
     assert room.gateway.frames["BOB="][-1]["text"] == "no action"
 
@@ -149,6 +162,8 @@ def test_a_guest_message_has_no_action_key(room, events, lambda_context):
 def test_bad_frames_get_a_short_error_to_the_sender_only(
     room, events, logs, lambda_context, body, error
 ):
+    """Each malformed frame gets one short error frame to its sender only, a WARNING log line with
+    the reason, and does not announce the sender."""
     assert send(room, events, lambda_context, body) == {"statusCode": 200}
     assert room.gateway.frames[ALICE] == [{"type": "error", "error": error}]
     assert room.gateway.posted_to == {ALICE}
@@ -158,11 +173,13 @@ def test_bad_frames_get_a_short_error_to_the_sender_only(
 
 
 def test_a_message_of_exactly_1000_characters_is_sent(room, events, lambda_context):
+    """A message at the 1000-character limit (characters, not bytes) is delivered whole."""
     send(room, events, lambda_context, json.dumps({"message": "é" * 1000}))
     assert room.gateway.frames["BOB="][-1]["text"] == "é" * 1000
 
 
 def test_frames_are_utf8_json_that_keeps_text_readable(room, events, lambda_context):
+    """Frames are UTF-8 JSON with non-ASCII text as it is, not as \\u escapes."""
     send(room, events, lambda_context, json.dumps({"message": "ça va? 👋"}))
     (raw,) = room.gateway.raw["BOB="][-1:]
     assert "ça va? 👋".encode() in raw  # not \\u00e7a: readable in any client's log
@@ -171,6 +188,8 @@ def test_frames_are_utf8_json_that_keeps_text_readable(room, events, lambda_cont
 def test_an_internal_failure_is_logged_in_full_and_the_sender_told_briefly(
     room, events, logs, lambda_context, monkeypatch
 ):
+    """A DynamoDB failure answers 500, logs the whole traceback, and tells only the sender
+    "internal error, try again"."""
     monkeypatch.setenv("TABLE_NAME", "no-such-table")
     assert room.broadcast.lambda_handler(events.load("message"), lambda_context) == {
         "statusCode": 500
@@ -183,12 +202,15 @@ def test_an_internal_failure_is_logged_in_full_and_the_sender_told_briefly(
 
 
 def test_management_endpoint_ignores_a_custom_domain(room, events, lambda_context):
+    """With a custom domain in the event, posts still go to the API's execute-api endpoint for
+    its stage (a custom domain does not serve @connections)."""
     send(room, events, lambda_context, '{"message": "hi"}', domainName="chat.example.com")
     assert room.gateway.hosts == {"a1b2c3d4e5.execute-api.us-east-1.amazonaws.com"}
     assert list(room.common._management_clients) == [room.endpoint]
 
 
 def test_the_management_client_is_created_once(room, events, lambda_context):
+    """One management client per endpoint serves every invocation of an environment."""
     first = room.common.management_client(room.endpoint)
     for text in ("a", "b"):
         send(room, events, lambda_context, json.dumps({"message": text}))

@@ -11,6 +11,8 @@ CONNECTION_ID = "Vx3kQfGSoAMCJ1A="  # tests/events/connect.json
 
 
 def test_stores_the_named_connection_and_accepts(chat, events, logs, lambda_context):
+    """A named connection is stored with its connectedAt and a TTL two to three hours out,
+    not yet announced, and accepted with 200; the log line says who and when it expires."""
     before = int(time.time())
     assert chat.connect.lambda_handler(events.load("connect"), lambda_context) == {
         "statusCode": 200
@@ -30,6 +32,8 @@ def test_stores_the_named_connection_and_accepts(chat, events, logs, lambda_cont
 
 
 def test_posts_nothing_while_the_connection_is_not_open(chat, events, lambda_context):
+    """$connect posts nothing (the connection is not open yet: @connections would answer 410) and
+    calls only DynamoDB."""
     chat.add("OTHER1=")
     chat.connect.lambda_handler(events.load("connect"), lambda_context)
     assert chat.gateway.attempts == {}
@@ -38,6 +42,7 @@ def test_posts_nothing_while_the_connection_is_not_open(chat, events, lambda_con
 
 @pytest.mark.parametrize("params", ["absent", None, {}, {"name": ""}, {"name": "   "}])
 def test_no_name_gets_a_stable_guest_name(chat, events, lambda_context, params):
+    """No query, no name or a blank name gets guest-xxxx, the same for the same connection id."""
     event = events.load("connect_no_query")
     if params != "absent":
         event["queryStringParameters"] = params
@@ -49,6 +54,8 @@ def test_no_name_gets_a_stable_guest_name(chat, events, lambda_context, params):
 
 
 def test_capture_without_query_string_has_no_query_keys(events):
+    """The captured event of a connection without a query string has no query-string keys at
+    all (not null ones), as API Gateway sends it."""
     event = events.load("connect_no_query")
     assert "queryStringParameters" not in event
     assert "multiValueQueryStringParameters" not in event
@@ -56,6 +63,8 @@ def test_capture_without_query_string_has_no_query_keys(events):
 
 @pytest.mark.parametrize("name", ["a" * 32, "zoë", "Ana María", "  bob  "])
 def test_accepts_printable_names_up_to_32_characters(chat, events, lambda_context, name):
+    """Printable names of up to 32 characters (accents and inner spaces included) are accepted
+    and stored trimmed."""
     event = events.load("connect")
     event["queryStringParameters"] = {"name": name}
     assert chat.connect.lambda_handler(event, lambda_context) == {"statusCode": 200}
@@ -72,6 +81,8 @@ def test_accepts_printable_names_up_to_32_characters(chat, events, lambda_contex
     ],
 )
 def test_refuses_bad_names_with_400(chat, events, logs, lambda_context, name, reason):
+    """A name over 32 characters or with unprintable characters is refused with 400, nothing is
+    stored, and the log gives the reason and length, never the name."""
     event = events.load("connect")
     event["queryStringParameters"] = {"name": name}
     assert chat.connect.lambda_handler(event, lambda_context) == {"statusCode": 400}
@@ -85,6 +96,7 @@ def test_refuses_bad_names_with_400(chat, events, logs, lambda_context, name, re
 def test_dynamodb_failure_is_logged_in_full_and_answered_500(
     chat, events, logs, lambda_context, monkeypatch
 ):
+    """A DynamoDB failure refuses the connection with 500 and logs the error and traceback."""
     monkeypatch.setenv("TABLE_NAME", "no-such-table")
     assert chat.connect.lambda_handler(events.load("connect"), lambda_context) == {
         "statusCode": 500

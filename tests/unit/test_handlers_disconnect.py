@@ -7,6 +7,8 @@ AT = "2026-11-25T16:00:09.876Z"  # its requestTimeEpoch
 
 
 def test_deletes_the_id_and_tells_the_others(chat, events, logs, lambda_context):
+    """A known connection's item is deleted, the others get one leave notice, nothing is posted
+    to the leaving id, and the log has the close code and a presence summary."""
     chat.add(ALICE, "alice", announced=True)
     chat.add("BOB=", "bob")
     chat.add("CAROL=", "carol")
@@ -26,6 +28,8 @@ def test_deletes_the_id_and_tells_the_others(chat, events, logs, lambda_context)
 
 
 def test_uses_delete_with_all_old_not_a_separate_read(chat, events, lambda_context):
+    """The item is read and deleted in one DeleteItem with ReturnValues ALL_OLD (no GetItem
+    before it), then the table is scanned for recipients."""
     chat.add(ALICE, "alice")
     chat.disconnect.lambda_handler(events.load("disconnect"), lambda_context)
     operations = [c.operation for c in chat.recorder.calls if c.service == "dynamodb"]
@@ -35,6 +39,7 @@ def test_uses_delete_with_all_old_not_a_separate_read(chat, events, lambda_conte
 
 
 def test_an_unknown_id_is_fine_and_announces_nothing(chat, events, logs, lambda_context):
+    """An id with no item answers 200, deletes nothing else, posts nothing and logs known false."""
     chat.add("BOB=", "bob")
     assert chat.disconnect.lambda_handler(events.disconnect("NEVER-SEEN="), lambda_context) == {
         "statusCode": 200
@@ -46,6 +51,7 @@ def test_an_unknown_id_is_fine_and_announces_nothing(chat, events, logs, lambda_
 
 
 def test_the_last_one_out_sends_nothing(chat, events, lambda_context):
+    """The last connection to leave empties the table and posts to nobody."""
     chat.add(ALICE, "alice")
     chat.disconnect.lambda_handler(events.load("disconnect"), lambda_context)
     assert chat.ids() == set()
@@ -53,6 +59,7 @@ def test_the_last_one_out_sends_nothing(chat, events, lambda_context):
 
 
 def test_a_stale_recipient_of_the_leave_notice_is_removed(chat, events, lambda_context):
+    """A recipient of the leave notice that answers 410 is deleted from the table too."""
     chat.add(ALICE, "alice")
     chat.add("BOB=", "bob")
     chat.add("DEAD=", "dead")
@@ -64,6 +71,8 @@ def test_a_stale_recipient_of_the_leave_notice_is_removed(chat, events, lambda_c
 def test_a_dynamodb_failure_is_logged_and_still_answers_200(
     chat, events, logs, lambda_context, monkeypatch
 ):
+    """A DynamoDB failure is logged with its traceback and the handler still answers 200
+    ($disconnect's result is ignored by API Gateway, and it must not raise)."""
     monkeypatch.setenv("TABLE_NAME", "no-such-table")
     assert chat.disconnect.lambda_handler(events.load("disconnect"), lambda_context) == {
         "statusCode": 200

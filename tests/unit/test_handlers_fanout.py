@@ -14,6 +14,7 @@ PADDING = "p" * 1000  # ~1 KB an item: 2,500 of them cannot fit one 1 MB Scan pa
 
 
 def add_many(chat, count: int) -> list[str]:
+    """``count`` announced connections of about 1 KB each, written in batches of 25."""
     ids = [f"conn-{n:05d}=" for n in range(count)]
     for start in range(0, count, 25):
         chat.ddb.batch_write_item(
@@ -31,6 +32,8 @@ def add_many(chat, count: int) -> list[str]:
 
 
 def test_scan_follows_every_page(chat):
+    """A table larger than one 1 MB Scan page is read whole: every id once, each page after the
+    first started from LastEvaluatedKey, projecting only id and name."""
     ids = add_many(chat, 2500)
     found = chat.common.scan_connection_ids()
     assert sorted(found) == ids  # all of them, each once
@@ -42,6 +45,7 @@ def test_scan_follows_every_page(chat):
 
 
 def test_a_message_reaches_all_2500_connections(chat, events, logs, lambda_context):
+    """A message reaches each of 2,500 connections once, and the summary counts every one."""
     ids = add_many(chat, 2500)
     chat.add(SENDER, "alice", announced=True)
     chat.broadcast.lambda_handler(events.load("message"), lambda_context)
@@ -54,6 +58,8 @@ def test_a_message_reaches_all_2500_connections(chat, events, logs, lambda_conte
 
 
 def test_gone_ids_are_removed_and_no_other(chat, events, logs, lambda_context):
+    """Recipients answering 410 GoneException are deleted, exactly those, and counted as stale;
+    the sender and the others stay."""
     for cid, name in [(SENDER, "alice"), ("BOB=", "bob"), ("GONE1=", "g1"), ("GONE2=", "g2")]:
         chat.add(cid, name, announced=True)
     chat.gateway.gone.update({"GONE1=", "GONE2="})
@@ -74,6 +80,7 @@ def test_gone_ids_are_removed_and_no_other(chat, events, logs, lambda_context):
 
 
 def test_a_gone_sender_is_removed_when_its_error_reply_bounces(chat, events, lambda_context):
+    """A sender whose error reply answers 410 is removed like any stale connection."""
     chat.add(SENDER, "alice")
     chat.gateway.gone.add(SENDER)
     chat.broadcast.lambda_handler(events.message(SENDER, "not json"), lambda_context)
@@ -81,6 +88,7 @@ def test_a_gone_sender_is_removed_when_its_error_reply_bounces(chat, events, lam
 
 
 def test_a_stale_id_is_not_posted_twice_after_the_join(chat, events, lambda_context):
+    """A recipient found gone while the join is sent is not posted the message as well."""
     chat.add(SENDER, "alice")  # not announced: this message also sends the join
     chat.add("BOB=", "bob")
     chat.add("GONE=", "gone")
@@ -93,6 +101,8 @@ def test_a_stale_id_is_not_posted_twice_after_the_join(chat, events, lambda_cont
 def test_another_error_for_one_recipient_does_not_stop_the_others(
     chat, events, logs, lambda_context
 ):
+    """A 403 for one recipient is logged and counted as failed, not retried and not deleted,
+    and every other recipient still gets the message."""
     for cid in (SENDER, "BOB=", "CAROL=", "DENIED="):
         chat.add(cid, cid.lower(), announced=True)
     chat.gateway.errors["DENIED="] = (403, "ForbiddenException")
@@ -110,6 +120,7 @@ def test_another_error_for_one_recipient_does_not_stop_the_others(
 
 
 def test_a_network_error_for_one_recipient_is_a_failure_not_a_crash(chat):
+    """An endpoint that cannot be reached makes that delivery FAILED instead of raising."""
     real = chat.common.management_client(chat.endpoint)
 
     class Unreachable:
@@ -122,6 +133,8 @@ def test_a_network_error_for_one_recipient_is_a_failure_not_a_crash(chat):
 
 
 def test_a_bug_in_one_delivery_is_logged_and_counted(chat, logs, monkeypatch):
+    """An unexpected exception in one delivery is logged with its traceback and counted as
+    failed; the other deliveries complete."""
     real = chat.common._deliver
 
     def buggy(client, connection_id, data):
@@ -138,6 +151,7 @@ def test_a_bug_in_one_delivery_is_logged_and_counted(chat, logs, monkeypatch):
 
 
 def test_a_failed_stale_delete_counts_as_failed(chat, logs, monkeypatch):
+    """A gone recipient whose delete fails is counted as failed, not as removed, and logged."""
     chat.gateway.gone.add("GONE=")
     monkeypatch.setenv("TABLE_NAME", "no-such-table")
     result = chat.common.fan_out(chat.endpoint, {"type": "x"}, ["GONE="],
@@ -148,12 +162,15 @@ def test_a_failed_stale_delete_counts_as_failed(chat, logs, monkeypatch):
 
 
 def test_recipients_are_deduplicated(chat):
+    """An id listed twice is posted once."""
     result = chat.common.fan_out(chat.endpoint, {"type": "x"}, ["A=", "B=", "A="],
                                  kind="message", source="A=")
     assert result.recipients == 2 and chat.gateway.attempts == {"A=": 1, "B=": 1}
 
 
 def test_summary_line_has_the_fields_logs_insights_queries(chat, logs):
+    """The broadcast summary is one JSON line with exactly the fields a Logs Insights query of
+    notebook 06 filters and reads (event, recipients, delivered, ...), the duration a float."""
     chat.common.fan_out(chat.endpoint, {"type": "x"}, ["A="], kind="presence", source="Z=")
     (line,) = logs()
     assert set(line) == {"level", "event", "kind", "connectionId", "recipients", "delivered",
@@ -162,6 +179,8 @@ def test_summary_line_has_the_fields_logs_insights_queries(chat, logs):
 
 
 def test_clients_and_pool_are_configured_once_per_environment(chat):
+    """The management client times out within the function's time and retries in standard mode,
+    and its pool is as large as the 16 fan-out workers."""
     config = chat.common.management_client(chat.endpoint).meta.config
     assert (config.connect_timeout, config.read_timeout) == (2, 5)
     assert config.retries == {"mode": "standard", "total_max_attempts": 3}
@@ -170,6 +189,8 @@ def test_clients_and_pool_are_configured_once_per_environment(chat):
 
 
 def test_management_endpoint_is_built_from_api_id_region_and_stage(chat, monkeypatch):
+    """The @connections endpoint is https://<apiId>.execute-api.<AWS_REGION>.amazonaws.com/<stage>,
+    whatever domain the client connected to."""
     monkeypatch.setenv("AWS_REGION", "eu-west-3")
     context = {"apiId": "abc123", "stage": "dev", "domainName": "chat.example.com"}
     assert chat.common.management_endpoint(context) == (
@@ -178,6 +199,7 @@ def test_management_endpoint_is_built_from_api_id_region_and_stage(chat, monkeyp
 
 
 def test_clients_use_lambdas_aws_region_not_the_sdk_default(settings, monkeypatch):
+    """The clients use AWS_REGION (what Lambda sets) even when AWS_DEFAULT_REGION says otherwise."""
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")  # what boto3 alone would pick
     monkeypatch.delitem(sys.modules, "chat_common", raising=False)
     spec = importlib.util.spec_from_file_location(
@@ -192,6 +214,7 @@ def test_clients_use_lambdas_aws_region_not_the_sdk_default(settings, monkeypatc
 
 
 def test_iso_time_is_utc_with_milliseconds():
+    """iso_time gives UTC ISO-8601 with milliseconds and a Z, for a given epoch ms or now."""
     import chat_common
 
     assert chat_common.iso_time(1795622400123) == "2026-11-25T16:00:00.123Z"
@@ -199,13 +222,15 @@ def test_iso_time_is_utc_with_milliseconds():
 
 
 def test_non_dict_log_messages_still_come_out_as_json(chat, logs):
+    """A plain-text log record is still written as one JSON line with level and message."""
     chat.common.logger.info("plain %s", "text")
     assert logs() == [{"level": "INFO", "message": "plain text"}]
 
 
 def test_importing_the_handlers_needs_no_aws_and_no_table(settings, monkeypatch):
-    # Outside moto, every endpoint unreachable, no TABLE_NAME: an import-time call or config
-    # read would fail here. Only the clients are created.
+    """Importing each handler outside moto, with every endpoint unreachable and no TABLE_NAME,
+    makes no AWS call and reads no configuration (either would fail here): only clients are
+    created."""
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
     monkeypatch.delenv("TABLE_NAME")
     monkeypatch.delitem(sys.modules, "chat_common", raising=False)

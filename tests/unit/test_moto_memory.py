@@ -33,6 +33,7 @@ def live_only():
 
 
 def make_table() -> object:
+    """The table ``t`` (string key ``id``) in the running moto; returns its client."""
     ddb = boto3.client("dynamodb", region_name="us-east-1")
     ddb.create_table(TableName="t", BillingMode="PAY_PER_REQUEST",
                      AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
@@ -41,6 +42,7 @@ def make_table() -> object:
 
 
 def tracked(cls: type) -> int:
+    """How many instances of ``cls`` moto still lists, after a garbage collection."""
     gc.collect()
     return len(list(cls.instances_tracked))  # type: ignore[attr-defined]
 
@@ -78,6 +80,7 @@ def test_without_the_change_moto_keeps_every_copy(monkeypatch) -> None:
 
 
 def test_log_events_live_as_long_as_their_stream(live_only, monkeypatch) -> None:
+    """Log events stay listed while their group exists and are let go with it."""
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     with mock_aws():
         logs = boto3.client("logs", region_name="us-east-1")
@@ -94,6 +97,8 @@ def test_log_events_live_as_long_as_their_stream(live_only, monkeypatch) -> None
 
 
 def test_live_instances_behaves_like_moto_s_list() -> None:
+    """LiveInstances iterates and counts like moto's list, drops objects nobody else holds, and
+    keeps the ones that cannot be weakly referenced."""
     class Plain:
         pass
 

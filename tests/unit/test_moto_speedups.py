@@ -52,6 +52,8 @@ def raw_bodies() -> list[bytes]:
 
 
 def test_dynamodb_responses_are_byte_identical(original_moto, monkeypatch) -> None:
+    """The reads the chat makes (and Query, BatchGetItem, UpdateItem) answer the same bytes with
+    the speed-ups applied (once or twice) as moto does without them."""
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     with mock_aws():
         ddb = boto3.client("dynamodb", region_name="us-east-1")
@@ -70,6 +72,8 @@ def test_dynamodb_responses_are_byte_identical(original_moto, monkeypatch) -> No
 
 
 def test_dispatch_cache_returns_moto_s_own_method_names(original_moto) -> None:
+    """The cached dispatch table gives the same method names moto computes, computed once per
+    class."""
     from moto.awslambda.responses import LambdaResponse
     from moto.dynamodb.responses import DynamoHandler
 
@@ -82,6 +86,7 @@ def test_dispatch_cache_returns_moto_s_own_method_names(original_moto) -> None:
 
 
 def test_module_list_is_moto_s_own_listing(original_moto) -> None:
+    """The cached list of moto's service modules is the list moto itself makes."""
     expected = list(backends.list_of_moto_modules())
     moto_speedups.apply()
     assert list(backends.list_of_moto_modules()) == expected

@@ -14,6 +14,7 @@ import zipfile
 
 import pytest
 
+from tests.timing import SECOND
 from workshop_utils.packaging import (
     build_zip,
     functions,
@@ -26,6 +27,7 @@ FUNCTIONS = ["broadcast", "connect", "disconnect"]
 
 
 def entries(data: bytes) -> list[zipfile.ZipInfo]:
+    """The members of a zip archive, in archive order."""
     return zipfile.ZipFile(io.BytesIO(data)).infolist()
 
 
@@ -49,11 +51,14 @@ def src_copy(tmp_path, settings):
 
 
 def test_lists_the_three_functions(settings):
+    """functions() lists broadcast, connect and disconnect, the folders of lambda_src."""
     assert functions() == FUNCTIONS
 
 
 @pytest.mark.parametrize("function", FUNCTIONS)
 def test_each_zip_holds_its_app_and_the_shared_code_at_the_root(function, settings):
+    """A function's zip holds exactly its app.py and the shared chat_common.py, byte for byte, at
+    the root where Lambda's import finds them."""
     data = build_zip(function)
     names = [info.filename for info in entries(data)]
     assert names == ["app.py", "chat_common.py"]
@@ -66,6 +71,8 @@ def test_each_zip_holds_its_app_and_the_shared_code_at_the_root(function, settin
 
 @pytest.mark.parametrize("function", FUNCTIONS)
 def test_zips_are_deterministic(function, src_copy):
+    """Zips built twice, with other file times in between, are byte-identical (same CodeSha256),
+    with fixed dates, 0644 permissions and deflate."""
     first = build_zip(function, src_copy)
     for path in src_copy.rglob("*.py"):
         os.utime(path, (1_900_000_000, 1_900_000_000))  # a fresh checkout, other mtimes
@@ -79,11 +86,14 @@ def test_zips_are_deterministic(function, src_copy):
 
 
 def test_clutter_is_left_out(src_copy):
+    """Caches, notes and tests next to the code are not packaged."""
     names = [info.filename for info in entries(build_zip("connect", src_copy))]
     assert names == ["app.py", "chat_common.py"]
 
 
 def test_a_file_in_both_the_function_and_shared_is_an_error(src_copy):
+    """A file both in a function's folder and in shared/ is refused, naming the file, instead of
+    one silently shadowing the other."""
     (src_copy / "connect" / "chat_common.py").write_text("# shadow")
     with pytest.raises(ValueError, match="chat_common.py is in both"):
         build_zip("connect", src_copy)
@@ -91,12 +101,15 @@ def test_a_file_in_both_the_function_and_shared_is_an_error(src_copy):
 
 @pytest.mark.parametrize("function", ["shared", "nope", "../connect"])
 def test_unknown_functions_are_refused(function):
+    """shared, an unknown name or a path are refused as functions."""
     with pytest.raises(ValueError, match="no function"):
         build_zip(function)
 
 
 @pytest.mark.parametrize("function", FUNCTIONS)
 def test_the_zip_imports_on_its_own_as_lambda_would(function, tmp_path):
+    """Each zip, extracted alone, imports its lambda_handler in an isolated interpreter with only
+    AWS_REGION set, as Lambda runs it."""
     zipfile.ZipFile(io.BytesIO(build_zip(function))).extractall(tmp_path)
     # Only AWS_REGION, no AWS_DEFAULT_REGION: the code must not depend on the latter.
     env = {
@@ -106,13 +119,14 @@ def test_the_zip_imports_on_its_own_as_lambda_would(function, tmp_path):
     check = "import app; assert callable(app.lambda_handler); print(app.__file__)"
     done = subprocess.run(
         [sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, '.'); {check}"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60 * SECOND,
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == str(tmp_path / "app.py")
 
 
 def test_handler_source_is_the_deployed_text(settings):
+    """handler_source gives the exact text of each deployed app.py, and refuses shared."""
     for function in FUNCTIONS:
         assert handler_source(function) == (
             settings.lambda_src / function / "app.py"
@@ -122,6 +136,7 @@ def test_handler_source_is_the_deployed_text(settings):
 
 
 def test_render_policy_fills_every_placeholder(settings):
+    """policy.json has exactly six placeholders and render_policy fills each of them."""
     template = (settings.lambda_src / "policy.json").read_text()
     placeholders = set(__import__("re").findall(r"\$\{(\w+)\}", template))
     assert placeholders == {"Region", "AccountId", "TableName", "ApiId", "Stage",
@@ -136,6 +151,8 @@ def test_render_policy_fills_every_placeholder(settings):
 
 
 def test_render_policy_accepts_any_api_before_the_api_exists():
+    """An api id of "*" gives a policy for any API of the stage, for the role made before the
+    API exists."""
     policy = render_policy("us-east-1", "123456789012", "t-connections", "*", "prod", "wschat")
     assert "arn:aws:execute-api:us-east-1:123456789012:*/prod/POST/@connections/*" in json.dumps(
         policy
@@ -154,6 +171,8 @@ def test_render_policy_accepts_any_api_before_the_api_exists():
     ],
 )
 def test_render_policy_refuses_values_that_would_widen_or_break_it(overrides):
+    """A value with wildcards, JSON, slashes, a short account id or an empty prefix is refused
+    rather than put into the policy."""
     values = {"region": "us-east-1", "account_id": "123456789012", "table_name": "t-conn",
               "api_id": "abc", "stage": "prod", "function_prefix": "wschat", **overrides}
     with pytest.raises(ValueError, match="is not a valid value"):
@@ -161,4 +180,5 @@ def test_render_policy_refuses_values_that_would_widen_or_break_it(overrides):
 
 
 def test_trust_policy_is_the_file(settings):
+    """trust_policy() is trust-policy.json as written."""
     assert trust_policy() == json.loads((settings.lambda_src / "trust-policy.json").read_text())

@@ -49,6 +49,7 @@ def allows(policy: dict, action: str, resource: str) -> bool:
 
 @pytest.fixture
 def policy(settings) -> dict:
+    """policy.json rendered for the names every test event uses."""
     return render_policy(
         region=settings.region, account_id=settings.account_id,
         table_name=settings.table_name, api_id=settings.api_id, stage=settings.stage,
@@ -95,6 +96,8 @@ def run_a_chat_session(chat, events, lambda_context) -> list:
 
 
 def test_every_recorded_call_is_allowed(chat, events, lambda_context, policy, settings):
+    """Each AWS call the handlers made in a whole chat session is allowed by the policy, on
+    the table and the @connections resource it named."""
     calls = run_a_chat_session(chat, events, lambda_context)
     used = {(c.service, c.operation) for c in calls}
     assert used == {
@@ -130,6 +133,8 @@ def static_calls(lambda_src) -> set[tuple[str, str, str]]:
 def test_every_call_in_the_code_is_allowed_and_was_exercised(
     chat, events, lambda_context, policy, settings
 ):
+    """Each client method lambda_src calls is allowed by the policy, and the chat session
+    above makes every one of them (so the first test misses none)."""
     in_code = static_calls(settings.lambda_src)
     recorded = {(c.service, c.operation, c.method)
                 for c in run_a_chat_session(chat, events, lambda_context)}
@@ -148,6 +153,7 @@ def test_every_call_in_the_code_is_allowed_and_was_exercised(
 
 @pytest.mark.parametrize("function", ["connect", "disconnect", "broadcast"])
 def test_the_functions_can_write_their_own_logs(policy, settings, function):
+    """Each function may create its own log group and streams and put events in them."""
     group = f"arn:aws:logs:{settings.region}:{settings.account_id}:log-group:/aws/lambda/" \
             f"{PREFIX}-{function}"
     stream = f"{group}:log-stream:2026/11/25/[$LATEST]0123456789abcdef0123456789abcdef"
@@ -183,10 +189,14 @@ def test_the_functions_can_write_their_own_logs(policy, settings, function):
     ],
 )
 def test_what_the_code_does_not_need_is_denied(policy, action, resource):
+    """Another table, an index, another region, API, stage or @connections method, another
+    function's logs, and actions the code never calls are all denied."""
     assert not allows(policy, action, resource)
 
 
 def test_nothing_broader_than_needed(policy, settings):
+    """No wildcard actions or "*" resources, one service per statement on that service's ARNs
+    in this account and region, and exactly the DynamoDB actions the code calls."""
     dynamodb_actions = set()
     for statement in policy["Statement"]:
         assert statement["Effect"] == "Allow"
@@ -221,15 +231,41 @@ def test_nothing_broader_than_needed(policy, settings):
 
 
 def test_the_policies_are_valid_iam_documents(policy):
+    """IAM accepts the rendered policy and the trust policy and stores them as written, while
+    the same validation refuses a broken copy of each (MalformedPolicyDocument).
+
+    moto runs IAM's policy grammar checks (AWS: "IAM JSON policy elements reference",
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements.html; a trust
+    policy may hold only sts:AssumeRole* actions and no Resource) on create_policy and on
+    update_assume_role_policy, not on create_role (which AWS does check), so the trust policy
+    goes through update_assume_role_policy; the broken copies show the checks really run.
+    """
     from moto import mock_aws
 
     with mock_aws():
         iam = boto3.client("iam", region_name="us-east-1")
-        iam.create_policy(PolicyName="chat", PolicyDocument=json.dumps(policy))
+        arn = iam.create_policy(PolicyName="chat", PolicyDocument=json.dumps(policy))[
+            "Policy"]["Arn"]
+        stored = iam.get_policy_version(PolicyArn=arn, VersionId="v1")["PolicyVersion"]
+        assert stored["Document"] == policy
         iam.create_role(RoleName="chat", AssumeRolePolicyDocument=json.dumps(trust_policy()))
+        iam.update_assume_role_policy(RoleName="chat", PolicyDocument=json.dumps(trust_policy()))
+        role = iam.get_role(RoleName="chat")["Role"]
+        assert role["AssumeRolePolicyDocument"] == trust_policy()
+
+        misspelt = json.loads(json.dumps(policy))
+        misspelt["Statement"][0]["Effect"] = "Allowed"
+        with pytest.raises(iam.exceptions.MalformedPolicyDocumentException):
+            iam.create_policy(PolicyName="misspelt", PolicyDocument=json.dumps(misspelt))
+        with_resource = trust_policy()
+        with_resource["Statement"][0]["Resource"] = "*"
+        with pytest.raises(iam.exceptions.MalformedPolicyDocumentException):
+            iam.update_assume_role_policy(RoleName="chat",
+                                          PolicyDocument=json.dumps(with_resource))
 
 
 def test_the_role_trusts_lambda_only():
+    """The trust policy has one statement: Lambda's service principal may assume the role."""
     (statement,) = trust_policy()["Statement"]
     assert statement == {
         "Effect": "Allow",

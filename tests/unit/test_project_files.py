@@ -10,6 +10,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def requirement_names(specs: list[str]) -> set[str]:
+    """The normalised project names in requirement specifiers (extras and versions dropped)."""
     names = set()
     for spec in specs:
         name = re.split(r"[<>=!\[ ;]", spec.strip(), maxsplit=1)[0]
@@ -19,6 +20,8 @@ def requirement_names(specs: list[str]) -> set[str]:
 
 
 def test_environment_yml_installs_what_pyproject_lists() -> None:
+    """environment.yml installs exactly the packages pyproject.toml lists (extras included), and
+    pins the Python version."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     wanted = requirement_names(project["dependencies"])
     for extra in project["optional-dependencies"].values():
@@ -30,6 +33,7 @@ def test_environment_yml_installs_what_pyproject_lists() -> None:
 
 
 def test_ci_runs_the_readme_test_command() -> None:
+    """The README's first lines show make lab and make test, and CI runs make test."""
     readme_head = "\n".join((ROOT / "README.md").read_text().splitlines()[:12])
     assert "make test" in readme_head and "make lab" in readme_head
     assert "make test" in (ROOT / ".ci" / "run").read_text()

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from . import moto_internals
 from .iam import RoleSessions
 from .logs import CloudWatchLogs
 from .loop import CloudLoop
@@ -36,9 +37,8 @@ class Cloud:
 
     def moto_backend(self, service: str, region: str | None = None) -> Any:
         """moto's in-process backend of ``service`` (the server shares it with this process)."""
-        from moto.backends import get_backend
-
-        return get_backend(service)[self.settings.account_id][region or self.settings.region]
+        return moto_internals.backend(service, self.settings.account_id,
+                                      region or self.settings.region)
 
     @property
     def aws_endpoint(self) -> str:

@@ -36,6 +36,7 @@ from urllib.parse import unquote
 
 from werkzeug.wrappers import Request, Response
 
+from . import moto_internals
 from .awsapp import Forward, aws_error
 from .views import IntegrationView, RouteView, StageView
 
@@ -58,8 +59,6 @@ DEPLOYMENT_ID_LENGTH = 6  # AWS: e.g. "of9zuj" (hashicorp/terraform-provider-aws
 DEFAULT_TIMEOUT_MS = 29000  # WebSocket integration timeout: 50 ms to 29 s, default 29 s
 AUTO_DEPLOY_DESCRIPTION = "Automatic deployment triggered by changes to the Api configuration"
 
-_DEPLOYMENTS_ATTR = "_localcloud_deployments"  # on moto's Api: {deployment_id: Deployment}
-_STAGE_DEPLOYMENT_ATTR = "_localcloud_deployment_id"  # on moto's Stage
 
 
 # --- what a deployment keeps --------------------------------------------------------------
@@ -98,31 +97,15 @@ def _iso(when: datetime) -> str:
 
 
 def _new_deployment_id(taken: dict[str, Deployment]) -> str:
-    from moto.moto_api._internal import mock_random  # seeded: ids repeat from run to run
-
-    while True:
-        candidate = "".join(
-            mock_random.choice(DEPLOYMENT_ID_CHARS) for _ in range(DEPLOYMENT_ID_LENGTH)
-        )
+    while True:  # from moto's seeded generator: ids repeat from run to run
+        candidate = moto_internals.random_id(DEPLOYMENT_ID_CHARS, DEPLOYMENT_ID_LENGTH)
         if candidate not in taken:
             return candidate
 
 
-def deployments_of(api: Any) -> dict[str, Deployment]:
-    """The deployments of moto's ``Api`` object (made on first use)."""
-    found = api.__dict__.get(_DEPLOYMENTS_ATTR)
-    if found is None:
-        found = api.__dict__[_DEPLOYMENTS_ATTR] = {}
-    return found
-
-
-def stage_deployment_id(stage: Any) -> str | None:
-    return getattr(stage, _STAGE_DEPLOYMENT_ATTR, None)
-
-
-def _set_stage_deployment(stage: Any, deployment_id: str | None) -> None:
-    setattr(stage, _STAGE_DEPLOYMENT_ATTR, deployment_id)
-    stage.config["deploymentId"] = deployment_id
+deployments_of = moto_internals.deployments_of
+stage_deployment_id = moto_internals.stage_deployment_id
+_set_stage_deployment = moto_internals.set_stage_deployment_id
 
 
 def function_arn_of(uri: str | None) -> str | None:

@@ -23,9 +23,9 @@ import re
 import threading
 from typing import Any
 
-from moto.iam.access_control import IAMPolicy, PermissionResult
 from werkzeug.wrappers import Request, Response
 
+from . import moto_internals
 from .awsapp import Forward
 
 CREDENTIAL = re.compile(r"Credential=([A-Z0-9]+)/\d{8}/([a-z0-9-]+)/")
@@ -75,14 +75,13 @@ class RoleSessions:
         key = (role_name, documents, managed, action, resource)
         if key in self._decisions:
             return self._decisions[key]
-        results = [IAMPolicy(doc).is_action_permitted(action, resource) for _, doc in documents]
-        results += [IAMPolicy(policy).is_action_permitted(action, resource)
-                    for policy in role.managed_policies.values()]
-        if PermissionResult.DENIED in results:
+        verdict = moto_internals.identity_policy_decision(
+            [doc for _, doc in documents] + list(role.managed_policies.values()), action, resource)
+        if verdict == "deny":
             decision: str | None = (
                 f"User: {principal} is not authorized to perform: {action} on resource: "
                 f"{resource} with an explicit deny in an identity-based policy")
-        elif PermissionResult.PERMITTED in results:
+        elif verdict == "allow":
             decision = None
         else:
             decision = (f"User: {principal} is not authorized to perform: {action} on resource: "

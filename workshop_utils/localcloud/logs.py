@@ -11,7 +11,8 @@ import time
 from collections.abc import Iterable
 
 from moto.logs.exceptions import ResourceAlreadyExistsException
-from moto.logs.models import logs_backends
+
+from . import moto_internals
 
 
 class CloudWatchLogs:
@@ -21,7 +22,7 @@ class CloudWatchLogs:
         self._lock = threading.Lock()  # moto's log streams are not thread safe on their own
 
     def _backend(self, region: str | None = None):  # noqa: ANN202 - moto's type
-        return logs_backends[self._account_id][region or self._region]
+        return moto_internals.logs_backend(self._account_id, region or self._region)
 
     def has_group(self, group: str, region: str | None = None) -> bool:
         return group in self._backend(region).groups

@@ -21,7 +21,7 @@ from typing import Any
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from . import moto_memory, moto_speedups
+from . import moto_internals
 from .awsapp import AwsApiApp, Forward
 from .cloud import Cloud
 from .keepalive import KeepAliveRequestHandler
@@ -77,12 +77,6 @@ class StatusExtension:
 
 class LocalCloudServer:
     def __init__(self, settings: CloudSettings) -> None:
-        from moto.moto_server.werkzeug_app import (
-            DomainDispatcherApplication,
-            MotoRequestHandler,
-            create_backend_app,
-        )
-
         from ..chatpage import ChatPageExtension
         from .deployments import ApiGatewayV2Extension, DeploymentStore
         from .gateway import Gateway
@@ -90,8 +84,7 @@ class LocalCloudServer:
         from .lambda_permissions import AddPermissionExtension
         from .lambda_runtime import LambdaRuntime
 
-        moto_speedups.apply()
-        moto_memory.apply()
+        moto_internals.apply_patches()
         self._aws_sock = bind(settings.host, settings.aws_port)
         self._ws_sock = bind(settings.host, settings.ws_port)
         settings = dataclasses.replace(
@@ -106,7 +99,7 @@ class LocalCloudServer:
         cloud.gateway = Gateway(cloud)
 
         app = AwsApiApp(
-            DomainDispatcherApplication(create_backend_app),
+            moto_internals.server_app(),
             [
                 StatusExtension(cloud),
                 DynamoDBEnforcement(cloud),
@@ -117,7 +110,7 @@ class LocalCloudServer:
             ],
         )
 
-        class Handler(KeepAliveRequestHandler, MotoRequestHandler):
+        class Handler(KeepAliveRequestHandler, moto_internals.request_handler_class()):
             """moto's environ (it keeps S3's underscored headers), served with keep-alive."""
 
         self._http = make_server(
@@ -133,9 +126,7 @@ class LocalCloudServer:
         )
 
     def start(self) -> None:
-        from moto.moto_api._internal import mock_random
-
-        mock_random.seed(self.settings.seed)  # deterministic ids: stable notebook outputs
+        moto_internals.seed_ids(self.settings.seed)  # deterministic ids: stable notebook outputs
         self.cloud.loop.start()
         self.cloud.loop.run(self.cloud.runtime.start())
         self.cloud.loop.run(self.cloud.gateway.start(self._ws_sock))

@@ -18,7 +18,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from workshop_utils.localcloud import LocalCloud
-from workshop_utils.localcloud.keepalive import KeepAliveRequestHandler
+from workshop_utils.localcloud.awsapi.connection import KeepAliveRequestHandler
 
 TIMEOUT_S = 5.0
 

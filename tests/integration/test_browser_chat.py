@@ -14,8 +14,8 @@ from urllib.parse import urlencode, urlsplit
 import pytest
 
 from workshop_utils.chat import ChatClient, ChatRoom, parse
-from workshop_utils.chatpage import page_url
 from workshop_utils.localcloud import GatewayLimits
+from workshop_utils.localcloud.chatpage import page_url
 
 from .chatstack import ChatStack, chat_stack_fixture, connection_ids
 
@@ -51,7 +51,7 @@ def test_page_files_are_served_uncached(chat_stack, path, content_type, needle) 
 
 
 def test_page_never_uses_innerhtml() -> None:
-    from workshop_utils.chatpage import static_files
+    from workshop_utils.localcloud.chatpage import static_files
 
     script = static_files()["chat.js"].read_text()
     assert "innerHTML" not in script and "insertAdjacentHTML" not in script

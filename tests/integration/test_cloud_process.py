@@ -7,7 +7,8 @@ import subprocess
 import sys
 import urllib.request
 
-from workshop_utils.localcloud import LocalCloud, process
+from workshop_utils.localcloud import LocalCloud
+from workshop_utils.localcloud import lifecycle as process
 
 from . import kit
 

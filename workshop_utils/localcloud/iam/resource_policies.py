@@ -1,5 +1,7 @@
 """May API Gateway invoke this function? Lambda's resource policy, read from moto in-process.
 
+Asked by the gateway before every integration call (:mod:`..gateway.integrations`).
+
 ``add_permission`` stores statements on the function (moto: ``LambdaFunction.policy``, a list of
 statements plus a ``revision`` uuid that changes on every add/remove). API Gateway may invoke
 when an Allow statement names the service principal ``apigateway.amazonaws.com``, the action
@@ -14,7 +16,10 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..parts import CloudParts
 
 _PRINCIPAL = "apigateway.amazonaws.com"
 _ACTIONS = frozenset({"lambda:invokefunction", "lambda:*", "*"})
@@ -95,17 +100,19 @@ def evaluate(statements: list[dict[str, Any]], source_arn: str, account_id: str)
             f"lambda:InvokeFunction for {source_arn}")
 
 
-class PermissionChecker:
-    def __init__(self, cloud: Any) -> None:
-        self.cloud = cloud
+class ResourcePolicies:
+    """Lambda resource policies as API Gateway meets them, decisions cached per revision."""
+
+    def __init__(self, parts: CloudParts) -> None:
+        self.parts = parts
         self._cache: dict[tuple[str, str, str], str | None] = {}
 
     def check(self, function_arn: str, source_arn: str) -> str | None:
         """None when API Gateway may invoke ``function_arn``, else the reason it may not."""
-        parts = function_arn.split(":")
-        region = parts[3] if len(parts) > 6 and parts[3] else None
+        fields = function_arn.split(":")
+        region = fields[3] if len(fields) > 6 and fields[3] else None
         try:
-            fn = self.cloud.moto_backend("lambda", region).get_function(function_arn)
+            fn = self.parts.moto_backend("lambda", region).get_function(function_arn)
         except Exception:  # moto's UnknownFunctionException & co: the function is gone
             return f"function not found: {function_arn}"
         policy = fn.policy
@@ -114,7 +121,7 @@ class PermissionChecker:
             return self._cache[key]
         except KeyError:
             pass
-        account_id = parts[4] if len(parts) > 4 else self.cloud.settings.account_id
+        account_id = fields[4] if len(fields) > 4 else self.parts.settings.account_id
         decision = evaluate(list(policy.statements), source_arn, account_id)
         if len(self._cache) >= _CACHE_LIMIT:
             self._cache.clear()

@@ -1,21 +1,22 @@
 """CloudWatch Logs written from inside the local cloud, straight into moto's logs backend.
 
-Lambda's START/END/REPORT lines and the gateway's access logs are written here, the way the
-services write them on AWS: the learner reads them back with ``logs.filter_log_events``.
+Lambda's START/END/REPORT lines (:mod:`..awslambda.runtime.logdelivery`) and the gateway's
+access logs (:mod:`..gateway.access_log`) are written here, the way the services write them on
+AWS: the learner reads them back with ``logs.filter_log_events``.
 """
 
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterable
 
-from moto.logs.exceptions import ResourceAlreadyExistsException
-
-from . import moto_internals
+from .. import moto_internals
+from .exceptions import ResourceAlreadyExistsException
 
 
 class CloudWatchLogs:
+    """Appends events to moto's log streams, creating groups and streams as AWS does."""
+
     def __init__(self, account_id: str, region: str) -> None:
         self._account_id = account_id
         self._region = region
@@ -56,7 +57,3 @@ class CloudWatchLogs:
         self.ensure_stream(group, stream, region)
         with self._lock:
             self._backend(region).put_log_events(group, stream, events)
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)

@@ -1,9 +1,13 @@
-"""The local cloud process: moto + deployments + Lambda runtime + WebSocket gateway.
+"""The local cloud process: binds its ports, assembles its parts, serves until stopped.
 
 ``python -m workshop_utils.localcloud serve`` runs this in the background (started by
-``workshop cloud start``). It binds its two ports on 127.0.0.1 first, so ports 0 become real
-ports before anything else starts, then writes ``state.json`` in its home: that file is how the
-CLI, the notebooks and the tests find it.
+:func:`~.lifecycle.start`, i.e. ``workshop cloud start``). It binds its two ports on 127.0.0.1
+first, so ports 0 become real ports before anything else starts, then writes ``state.json`` in
+its home: that file is how the CLI, the notebooks and the tests find it.
+
+The AWS API port is moto's server behind the extensions, in this order: the status page,
+DynamoDB's IAM enforcement, the chat page, apigatewayv2's additions, Lambda's Invoke API and
+``add_permission``'s strictness. The gateway port is the WebSocket data plane.
 """
 
 from __future__ import annotations
@@ -16,20 +20,24 @@ import signal
 import socket
 import threading
 import time
-from typing import Any
 
 from werkzeug.serving import make_server
-from werkzeug.wrappers import Request, Response
 
 from . import moto_internals
-from .awsapp import AwsApiApp, Forward
-from .cloud import Cloud
-from .keepalive import KeepAliveRequestHandler
-from .settings import CloudSettings
+from .apigatewayv2.models import DeploymentStore
+from .apigatewayv2.responses import ApiGatewayV2Extension
+from .awsapi.connection import KeepAliveRequestHandler
+from .awsapi.dispatch import AwsApiApp
+from .awsapi.status import StatusExtension
+from .awslambda.responses import AddPermissionExtension, LambdaInvokeExtension
+from .awslambda.runtime.runtime import LambdaRuntime
+from .chatpage.responses import ChatPageExtension
+from .dynamodb.enforcement import DynamoDBEnforcement
+from .gateway.gateway import Gateway
+from .parts import CloudParts
+from .settings import CloudSettings, endpoints
 
 log = logging.getLogger(__name__)
-
-STATUS_PATH = "/_localcloud/status"
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -48,42 +56,10 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def endpoints(settings: CloudSettings) -> dict[str, Any]:
-    """The URLs a client of this local cloud needs (also printed by ``workshop cloud status``)."""
-    host = settings.host
-    return {
-        "aws_endpoint": f"http://{host}:{settings.aws_port}",
-        "websocket_url_template": f"ws://{host}:{settings.ws_port}/{{api_id}}/{{stage}}",
-        "management_url_template": f"http://{host}:{settings.ws_port}/{{api_id}}/{{stage}}",
-        "region": settings.region,
-        "account_id": settings.account_id,
-        "home": str(settings.home),
-    }
+class CloudServer:
+    """The running cloud in its own process: its two ports, its parts, its threads."""
 
-
-class StatusExtension:
-    """``GET /_localcloud/status``: endpoints plus what the gateway serves right now."""
-
-    def __init__(self, cloud: Cloud) -> None:
-        self.cloud = cloud
-
-    def handle(self, request: Request, forward: Forward) -> Response | None:
-        if request.path != STATUS_PATH:
-            return None
-        body = {**endpoints(self.cloud.settings), "pid": os.getpid()}
-        body.update(self.cloud.gateway.status())
-        return Response(json.dumps(body), mimetype="application/json")
-
-
-class LocalCloudServer:
     def __init__(self, settings: CloudSettings) -> None:
-        from ..chatpage import ChatPageExtension
-        from .deployments import ApiGatewayV2Extension, DeploymentStore
-        from .gateway import Gateway
-        from .iam import DynamoDBEnforcement
-        from .lambda_permissions import AddPermissionExtension
-        from .lambda_runtime import LambdaRuntime
-
         moto_internals.apply_patches()
         self._aws_sock = bind(settings.host, settings.aws_port)
         self._ws_sock = bind(settings.host, settings.ws_port)
@@ -93,20 +69,20 @@ class LocalCloudServer:
             ws_port=self._ws_sock.getsockname()[1],
         )
         self.settings = settings
-        self.cloud = cloud = Cloud(settings)
-        cloud.deployments = DeploymentStore(cloud)
-        cloud.runtime = LambdaRuntime(cloud)
-        cloud.gateway = Gateway(cloud)
+        self.parts = parts = CloudParts(settings)
+        parts.deployments = DeploymentStore(parts)
+        parts.runtime = LambdaRuntime(parts)
+        parts.gateway = Gateway(parts)
 
         app = AwsApiApp(
             moto_internals.server_app(),
             [
-                StatusExtension(cloud),
-                DynamoDBEnforcement(cloud),
+                StatusExtension(parts),
+                DynamoDBEnforcement(parts),
                 ChatPageExtension(),
-                ApiGatewayV2Extension(cloud),
-                cloud.runtime.aws_extension(),
-                AddPermissionExtension(cloud),
+                ApiGatewayV2Extension(parts),
+                LambdaInvokeExtension(parts),
+                AddPermissionExtension(parts),
             ],
         )
 
@@ -127,18 +103,18 @@ class LocalCloudServer:
 
     def start(self) -> None:
         moto_internals.seed_ids(self.settings.seed)  # deterministic ids: stable notebook outputs
-        self.cloud.loop.start()
-        self.cloud.loop.run(self.cloud.runtime.start())
-        self.cloud.loop.run(self.cloud.gateway.start(self._ws_sock))
+        self.parts.loop.start()
+        self.parts.loop.run(self.parts.runtime.start())
+        self.parts.loop.run(self.parts.gateway.start(self._ws_sock))
         self._http_thread.start()
 
     def stop(self) -> None:
         self._http.shutdown()
         try:
-            self.cloud.loop.run(self.cloud.gateway.stop(), timeout=15)
+            self.parts.loop.run(self.parts.gateway.stop(), timeout=15)
         finally:
-            self.cloud.loop.run(self.cloud.runtime.stop(), timeout=15)
-            self.cloud.loop.stop()
+            self.parts.loop.run(self.parts.runtime.stop(), timeout=15)
+            self.parts.loop.stop()
 
     def write_state(self) -> None:
         state = {**endpoints(self.settings), "pid": os.getpid(), "started_at": time.time()}
@@ -155,7 +131,7 @@ def serve(settings: CloudSettings) -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    server = LocalCloudServer(settings)
+    server = CloudServer(settings)
     stopping = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stopping.set())

@@ -1,7 +1,8 @@
-"""What a deployed WebSocket stage serves, as plain immutable values.
+"""What a deployed WebSocket stage serves, as plain immutable values (stage snapshots).
 
-The deployments part builds these (a snapshot per deployment, or the live API for AutoDeploy
-stages); the gateway reads them on every connect and message, never moto's objects.
+:mod:`.models` builds these (a snapshot per deployment, or the live API for AutoDeploy
+stages); the gateway reads them on every connect and message, never moto's objects. Immutable,
+so the gateway's loop and werkzeug's request threads may share them without a lock.
 """
 
 from __future__ import annotations

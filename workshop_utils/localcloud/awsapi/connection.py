@@ -1,4 +1,4 @@
-"""HTTP/1.1 keep-alive for the AWS API port.
+"""One HTTP/1.1 connection of the AWS API port, kept alive request after request.
 
 werkzeug's development server answers every request with ``Connection: close`` (its
 ``run_wsgi`` hard-codes it, then lingers 10 ms draining the socket). So every boto3 call to the

@@ -4,18 +4,23 @@ Every request first meets the extensions (apigatewayv2 deployments, ``lambda.inv
 real code, the local cloud's own status page); the first one that answers wins, the rest go to
 moto unchanged. An extension may also call moto itself (``forward``) and adjust its answer, e.g.
 to give a WEBSOCKET API the ``wss://`` endpoint that AWS gives it.
+
+An extension refuses a request by raising an error of its service's ``exceptions.py`` (moto's
+exception classes, or subclasses of them): :func:`error_response` turns it into the response
+botocore parses into ``client.exceptions.<Code>``, here and nowhere else.
 """
 
 from __future__ import annotations
 
 import io
-import json
 import logging
 import traceback
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 from werkzeug.wrappers import Request, Response
+
+from .exceptions import AwsError, InternalError
 
 log = logging.getLogger(__name__)
 
@@ -25,20 +30,14 @@ WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 class AwsExtension(Protocol):
     def handle(self, request: Request, forward: Forward) -> Response | None:
-        """Answer ``request`` (return a Response) or let it pass (return None)."""
+        """Answer ``request`` (return a Response, or raise an AwsError) or let it pass
+        (return None)."""
 
 
-def aws_error(
-    status: int, code: str, message: str, *, protocol: str = "rest-json"
-) -> Response:
-    """An error in the shape botocore parses into ``client.exceptions.<code>``."""
-    body = {"message": message, "Message": message, "__type": code}
-    headers = {"x-amzn-ErrorType": code}
-    if protocol == "json":
-        mimetype = "application/x-amz-json-1.1"
-    else:
-        mimetype = "application/json"
-    return Response(json.dumps(body), status=status, headers=headers, mimetype=mimetype)
+def error_response(error: AwsError) -> Response:
+    """The wire form of an AWS error: its status, its headers (``X-Amzn-ErrorType``, content
+    type) and its body (``{"__type": ..., "message": ...}`` for moto's JSON errors)."""
+    return Response(error.get_body(), status=error.code, headers=error.get_headers())
 
 
 class AwsApiApp:
@@ -60,9 +59,11 @@ class AwsApiApp:
         for extension in self.extensions:
             try:
                 response = extension.handle(request, forward)
+            except AwsError as error:
+                response = error_response(error)
             except Exception:  # a bug in the local cloud must not look like an AWS answer
                 log.error("local cloud extension failed:\n%s", traceback.format_exc())
-                response = aws_error(500, "ServiceException", "local cloud internal error")
+                response = error_response(InternalError())
             if response is not None:
                 return response(environ, start_response)
         environ["wsgi.input"] = io.BytesIO(body)

@@ -1,28 +1,12 @@
-"""The browser chat page, served by the local cloud at ``/_localcloud/chat/`` on its AWS port.
-
-The page itself is three static files in ``workshop_utils/static/`` (plain HTML, CSS and
-JavaScript, no build step). It takes the stage's WebSocket URL and a name as query parameters
-(``?url=ws://…&name=alice``), so the same page talks to a real AWS stage (``wss://…``) too;
-without them it asks for both. ``workshop chat --browser`` opens it with both filled in.
-"""
+"""``GET /_localcloud/chat/[file]``: the chat page and its assets, as an AWS API extension."""
 
 from __future__ import annotations
 
-from pathlib import Path
-from urllib.parse import urlencode
-
 from werkzeug.wrappers import Request, Response
 
-from .localcloud.awsapp import Forward
+from ..awsapi.dispatch import Forward
+from . import CONTENT_TYPES, INDEX, PAGE_PATH, static_files
 
-PAGE_PATH = "/_localcloud/chat/"
-STATIC_DIR = Path(__file__).resolve().parent / "static"
-INDEX = "chat.html"
-CONTENT_TYPES = {
-    ".html": "text/html; charset=utf-8",
-    ".css": "text/css; charset=utf-8",
-    ".js": "text/javascript; charset=utf-8",
-}
 # Defence in depth on top of the page's own textContent-only rendering: no inline script, no
 # script or style from anywhere else, WebSockets to any ws:/wss: host (the stage may be AWS).
 CONTENT_SECURITY_POLICY = (
@@ -35,18 +19,6 @@ COMMON_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
 }
-
-
-def page_url(aws_endpoint: str, websocket_url: str | None = None, name: str | None = None) -> str:
-    """The page's address on a local cloud, with the stage URL and the name filled in."""
-    query = {k: v for k, v in (("url", websocket_url), ("name", name)) if v}
-    return aws_endpoint.rstrip("/") + PAGE_PATH + (f"?{urlencode(query)}" if query else "")
-
-
-def static_files() -> dict[str, Path]:
-    """The files the page may serve: exactly those shipped, by name (no paths, no traversal)."""
-    return {p.name: p for p in STATIC_DIR.iterdir()
-            if p.is_file() and p.suffix in CONTENT_TYPES}
 
 
 def _text(status: int, message: str, **headers: str) -> Response:

@@ -36,8 +36,8 @@ from .management import MAX_POST_BYTES
 from .management import handle as handle_management
 
 if TYPE_CHECKING:
-    from ..views import RouteView, StageView
-    from . import Gateway
+    from ..apigatewayv2.stages import RouteView, StageView
+    from .gateway import Gateway
 
 log = logging.getLogger(__name__)
 
@@ -225,7 +225,7 @@ class GatewaySession(asyncio.Protocol):
             self._write_refusal(accepted)
             return
         peer = self.transport.get_extra_info("peername") or ("127.0.0.1", 0)
-        settings = gateway.cloud.settings
+        settings = gateway.parts.settings
         info = ConnectionInfo(
             connection_id=gateway.ids.connection_id(),
             api_id=api_id,

@@ -1,7 +1,10 @@
 """apigatewayv2's errors: moto's own classes where moto has them, subclasses of its base else.
 
 Raised by :mod:`.models` and :mod:`.responses`; :func:`~..awsapi.dispatch.error_response`
-writes them (status, ``X-Amzn-ErrorType``, ``{"__type", "message"}``), as moto writes its own.
+writes them (status, ``X-Amzn-ErrorType``, ``{"__type", "message"}``) as moto writes its own
+errors for the calls it answers, so one API's errors read alike. AWS's body is
+``{"message": ...}`` (botocore's apigatewayv2 model); the extra ``__type`` is moto's, and
+botocore, which reads the code from the header, ignores it.
 """
 
 from __future__ import annotations

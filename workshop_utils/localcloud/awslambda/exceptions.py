@@ -1,10 +1,12 @@
 """Lambda's errors: moto's own classes where moto has them, subclasses of its base else.
 
 Raised by :mod:`.responses` and the runtime; :func:`~..awsapi.dispatch.error_response`
-writes them: moto's status and ``X-Amzn-ErrorType`` header, and Lambda's own body,
-``{"Type": "User", "Message": ...}`` (AWS's wire form, as captured in localstack/localstack#702),
-where moto's classes write ``{"__type": ..., "message": ...}``. botocore reads the code from
-the header and the message from either, so a learner's ``except`` clauses match both.
+writes them: moto's status and ``X-Amzn-ErrorType`` header, and Lambda's own body where moto's
+classes write ``{"__type": ..., "message": ...}``: ``{"Type": "User", "Message": ...}`` for
+ResourceNotFoundException, ``{"Type": "User", "message": ...}`` for the others, the members
+botocore's Lambda model (``botocore/data/lambda/2015-03-31/service-2.json``) gives each error
+shape. botocore reads the code from the header and the message from either, so a learner's
+``except`` clauses match on both targets.
 """
 
 from __future__ import annotations
@@ -31,14 +33,17 @@ class _LambdaBody:
     """Lambda's error body in place of moto's generic one (a mixin before moto's class)."""
 
     message: str
+    message_member = "message"  # the member's name in the error shape of botocore's model
 
     def get_body(self, *args: Any, **kwargs: Any) -> str:
-        return json.dumps({"Type": "User", "Message": self.message})
+        return json.dumps({"Type": "User", self.message_member: self.message})
 
 
 class FunctionNotFound(_LambdaBody, UnknownFunctionException):
     """No such function (or qualifier): 404 ResourceNotFoundException, "Function not found:
     <arn>". The gateway catches it too (an integration whose function is gone)."""
+
+    message_member = "Message"
 
     def __init__(self, arn: str) -> None:
         super().__init__(arn)

@@ -3,7 +3,8 @@
 An AWS API extension (:mod:`..awsapi.dispatch`): a request signed by a function
 (:mod:`..iam.sessions`) needs ``dynamodb:<Operation>`` on each table it names in the role's
 identity-based policies (:mod:`..iam.identity_policies`); other callers pass straight to moto.
-On the hot path of every broadcast (GetItem, Scan), so a decision is cached per policy version.
+On the hot path of every broadcast (GetItem, Scan), so a decision is cached until the
+role's policies change (:mod:`..iam.identity_policies`).
 """
 
 from __future__ import annotations

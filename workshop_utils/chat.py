@@ -15,15 +15,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlencode
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-T = TypeVar("T")
 SETTLE_S = 0.3  # quiet time after which no more frames are expected
 WELCOME_TIMEOUT_S = 30.0  # a cold start on AWS takes a second or two; this is generous
 
@@ -216,23 +215,6 @@ def _was_told_leave(client: ChatClient, name: str) -> bool:
                 data.get("event"), data.get("name")) == ("leave", name):
             return True
     return False
-
-
-def run_sync(make: Callable[[], Awaitable[T]]) -> T:
-    """Run a coroutine from synchronous code, also inside Jupyter's running loop.
-
-    In a notebook cell prefer ``await``; this is for synchronous helpers. Jupyter's kernel
-    already runs an event loop, where ``asyncio.run`` fails; nest-asyncio2 (the maintained
-    fork of nest-asyncio) lets the loop be re-entered.
-    """
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(make())  # type: ignore[arg-type]
-    import nest_asyncio2
-
-    nest_asyncio2.apply()
-    return asyncio.get_event_loop().run_until_complete(make())
 
 
 def parse(frame: str) -> Any:

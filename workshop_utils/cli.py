@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .localcloud import process
-from .localcloud.settings import CloudSettings, default_home
+from . import localcloud
+from .localcloud import CloudSettings, default_home
 
 
 def _cloud_settings(args: argparse.Namespace) -> CloudSettings:
@@ -22,8 +22,8 @@ def _cloud_settings(args: argparse.Namespace) -> CloudSettings:
 def cmd_cloud_start(args: argparse.Namespace) -> int:
     settings = _cloud_settings(args)
     try:
-        state = process.start(settings)
-    except process.LocalCloudError as exc:
+        state = localcloud.start(settings)
+    except localcloud.LocalCloudError as exc:
         print(f"workshop: {exc}", file=sys.stderr)
         return 1
     print(f"local cloud running (pid {state['pid']}): AWS APIs at {state['aws_endpoint']}, "
@@ -33,13 +33,13 @@ def cmd_cloud_start(args: argparse.Namespace) -> int:
 
 def cmd_cloud_stop(args: argparse.Namespace) -> int:
     home = Path(args.home or default_home())
-    print("local cloud stopped" if process.stop(home) else "no local cloud was running")
+    print("local cloud stopped" if localcloud.stop(home) else "no local cloud was running")
     return 0
 
 
 def cmd_cloud_status(args: argparse.Namespace) -> int:
     home = Path(args.home or default_home())
-    state = process.status(home)
+    state = localcloud.status(home)
     if args.json:
         print(json.dumps(state or {"running": False}, indent=2))
         return 0 if state else 1

@@ -24,8 +24,8 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from .localcloud import process
-from .localcloud.settings import CloudSettings, default_home
+from . import localcloud
+from .localcloud import CloudSettings, default_home
 
 PREFIX_RE = re.compile(r"^[a-z][a-z0-9-]{1,22}[a-z0-9]$")
 WORKSHOP_TAG = "serverless-websocket-chat-workshop"
@@ -175,11 +175,11 @@ def from_environment(env: dict[str, str] | None = None, *, start_cloud: bool = T
             region = session_region
         return Target("aws", region=region, prefix=prefix, profile=profile)
     home = Path(env["WORKSHOP_HOME"]) if env.get("WORKSHOP_HOME") else default_home()
-    state = process.status(home)
+    state = localcloud.status(home)
     if state is None:
         if not start_cloud:
             raise TargetError("the local cloud is not running: run `workshop cloud start`")
-        state = process.start(CloudSettings.from_env(home=home))
+        state = localcloud.start(CloudSettings.from_env(home=home))
     return local_target(state, prefix)
 
 

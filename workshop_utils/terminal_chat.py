@@ -35,7 +35,6 @@ MAX_MESSAGE_LENGTH = 1000  # what the broadcast handler accepts
 # API Gateway closes a connection with no data for 10 minutes; a repeated join is the chat's
 # harmless "I'm here" (announced once per connection, then silent).
 KEEPALIVE_S = 300.0
-STATIC_PAGE = Path(__file__).resolve().parent / "static" / "chat.html"
 
 
 class ChatError(RuntimeError):
@@ -103,15 +102,13 @@ def find_url(home: str | None = None) -> str:
 def browser_page_url(websocket_url: str, name: str | None, home: str | None = None) -> str:
     """The chat page for ``websocket_url``: served by the local cloud when one runs, else the
     page's file itself (a browser opens both the same way; the page works against AWS too)."""
-    from .chatpage import page_url
-    from .localcloud import process
-    from .localcloud.settings import default_home
+    from . import localcloud
 
-    state = process.status(Path(home) if home else default_home())
+    state = localcloud.status(Path(home) if home else localcloud.default_home())
     if state is not None:
-        return page_url(state["aws_endpoint"], websocket_url, name)
+        return localcloud.chat_page_url(state["aws_endpoint"], websocket_url, name)
     query = {k: v for k, v in (("url", websocket_url), ("name", name)) if v}
-    return STATIC_PAGE.as_uri() + "?" + urlencode(query)
+    return localcloud.CHAT_PAGE_FILE.as_uri() + "?" + urlencode(query)
 
 
 def read_lines(loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[str | None],

@@ -15,13 +15,12 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from .localcloud import LocalCloud
-from .localcloud.settings import repo_root
 
 NOTEBOOK_TIMEOUT_S = 300
 
 
 def notebooks_dir() -> Path:
-    return repo_root() / "notebooks"
+    return Path(__file__).resolve().parents[1] / "notebooks"
 
 
 def notebook_paths() -> list[Path]:

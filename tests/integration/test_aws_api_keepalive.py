@@ -19,7 +19,7 @@ from werkzeug.serving import make_server
 
 from tests.timing import SECOND
 from workshop_utils.localcloud import LocalCloud
-from workshop_utils.localcloud.keepalive import KeepAliveRequestHandler
+from workshop_utils.localcloud.awsapi.connection import KeepAliveRequestHandler
 
 TIMEOUT_S = 5 * SECOND
 

@@ -15,8 +15,8 @@ import pytest
 
 from tests.timing import SECOND
 from workshop_utils.chat import ChatClient, ChatRoom, parse
-from workshop_utils.chatpage import page_url
 from workshop_utils.localcloud import GatewayLimits
+from workshop_utils.localcloud.chatpage import page_url
 
 from .chatstack import ChatStack, chat_stack_fixture, connection_ids
 
@@ -56,7 +56,7 @@ def test_page_files_are_served_uncached(chat_stack, path, content_type, needle) 
 def test_page_never_uses_innerhtml() -> None:
     """The page's script never parses text as HTML (no innerHTML, insertAdjacentHTML or
     document.write), so a peer's message cannot inject markup."""
-    from workshop_utils.chatpage import static_files
+    from workshop_utils.localcloud.chatpage import static_files
 
     script = static_files()["chat.js"].read_text()
     assert "innerHTML" not in script and "insertAdjacentHTML" not in script

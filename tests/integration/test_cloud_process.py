@@ -8,7 +8,8 @@ import sys
 import urllib.request
 
 from tests.timing import SECOND
-from workshop_utils.localcloud import LocalCloud, process
+from workshop_utils.localcloud import LocalCloud
+from workshop_utils.localcloud import lifecycle as process
 
 from . import kit
 

@@ -19,9 +19,10 @@ from werkzeug.serving import make_server
 from tests.integration.kit import lambda_integration_uri
 from tests.timing import SECOND
 from workshop_utils.localcloud import LocalCloud
-from workshop_utils.localcloud.awsapp import AwsApiApp
-from workshop_utils.localcloud.cloud import Cloud
-from workshop_utils.localcloud.deployments import ApiGatewayV2Extension, DeploymentStore
+from workshop_utils.localcloud.apigatewayv2.models import DeploymentStore
+from workshop_utils.localcloud.apigatewayv2.responses import ApiGatewayV2Extension
+from workshop_utils.localcloud.awsapi.dispatch import AwsApiApp
+from workshop_utils.localcloud.parts import CloudParts as Cloud
 from workshop_utils.localcloud.settings import CloudSettings
 
 REGION = "us-east-1"

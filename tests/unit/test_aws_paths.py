@@ -145,30 +145,3 @@ def test_a_typo_in_the_target_or_prefix_says_how_to_fix_it() -> None:
         from_environment({"WORKSHOP_TARGET": "amazon"})
     with pytest.raises(TargetError, match="WORKSHOP_PREFIX"):
         valid_prefix("Alice_Workshop")
-
-
-def test_run_sync_works_inside_a_running_loop_as_in_a_kernel() -> None:
-    """Jupyter's kernel already runs a loop, where asyncio.run fails; run_sync still works.
-    (In a subprocess: nest-asyncio2 patches asyncio for the whole process.)"""
-    import subprocess
-    import sys
-    import textwrap
-
-    script = textwrap.dedent("""
-        import asyncio
-        from workshop_utils.chat import run_sync
-
-        async def answer():
-            await asyncio.sleep(0)
-            return 42
-
-        async def cell():  # a notebook cell calling a synchronous helper
-            return run_sync(answer)
-
-        assert run_sync(answer) == 42  # no loop running: plain asyncio.run
-        assert asyncio.run(cell()) == 42
-        print("ok")
-    """)
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                            timeout=60 * SECOND)
-    assert result.stdout.strip() == "ok", result.stderr

@@ -12,7 +12,7 @@ from moto.core.common_models import BaseModel
 from moto.dynamodb.models.dynamo_type import Item
 from moto.logs.models import LogEvent
 
-from workshop_utils.localcloud import moto_memory
+from workshop_utils.localcloud.moto_internals import memory as moto_memory
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from moto import backends, mock_aws
 from moto.core import responses
 from moto.core.serialize import BaseJSONSerializer
 
-from workshop_utils.localcloud import moto_speedups
+from workshop_utils.localcloud.moto_internals import speedups as moto_speedups
 
 ITEM = {
     "connectionId": {"S": "AbCdEfGhIjKlMnO="},

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .server import serve
+from .cloudserver import serve
 from .settings import CloudSettings
 
 

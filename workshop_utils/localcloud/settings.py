@@ -11,11 +11,13 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 DEFAULT_AWS_PORT = 4566
 DEFAULT_WS_PORT = 4510
 DEFAULT_REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"  # moto's default account; every ARN of the local cloud uses it
+STATUS_PATH = "/_localcloud/status"  # on the AWS port: endpoints and what the gateway serves
 
 
 def repo_root() -> Path:
@@ -79,3 +81,16 @@ class CloudSettings:
         data["home"] = Path(data["home"])
         data["limits"] = GatewayLimits(**data["limits"])
         return cls(**data)
+
+
+def endpoints(settings: CloudSettings) -> dict[str, Any]:
+    """The URLs a client of this local cloud needs (also printed by ``workshop cloud status``)."""
+    host = settings.host
+    return {
+        "aws_endpoint": f"http://{host}:{settings.aws_port}",
+        "websocket_url_template": f"ws://{host}:{settings.ws_port}/{{api_id}}/{{stage}}",
+        "management_url_template": f"http://{host}:{settings.ws_port}/{{api_id}}/{{stage}}",
+        "region": settings.region,
+        "account_id": settings.account_id,
+        "home": str(settings.home),
+    }

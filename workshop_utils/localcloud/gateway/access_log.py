@@ -11,9 +11,12 @@ import hashlib
 import logging
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..views import StageView
+from ..apigatewayv2.stages import StageView
+
+if TYPE_CHECKING:
+    from ..parts import CloudParts
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +43,8 @@ def log_group_of(destination_arn: str) -> tuple[str, str | None] | None:
 
 
 class AccessLog:
-    def __init__(self, cloud: Any) -> None:
-        self.cloud = cloud
+    def __init__(self, parts: CloudParts) -> None:
+        self.parts = parts
 
     def write(self, view: StageView, ts_ms: int, values: Mapping[str, Any]) -> None:
         """Append one line for an event to the stage's access log, if it has one."""
@@ -56,7 +59,7 @@ class AccessLog:
         # One stream per stage, named like AWS's (a hex digest), stable across restarts.
         stream = hashlib.md5(f"{view.api_id}/{view.stage_name}".encode()).hexdigest()
         try:
-            self.cloud.logs.put(group, stream, [(ts_ms, render(view.access_log_format, values))],
+            self.parts.logs.put(group, stream, [(ts_ms, render(view.access_log_format, values))],
                                 region=region)
         except Exception:
             log.exception("writing the access log of %s/%s failed", view.api_id,

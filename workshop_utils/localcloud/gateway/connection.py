@@ -29,7 +29,7 @@ from websockets.server import ServerProtocol
 from .info import ConnectionInfo
 
 if TYPE_CHECKING:
-    from . import Gateway
+    from .gateway import Gateway
 
 log = logging.getLogger(__name__)
 # websockets logs every open/close at INFO; a thousand clients would flood the cloud log.

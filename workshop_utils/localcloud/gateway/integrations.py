@@ -14,11 +14,14 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..lambda_runtime import FunctionNotFound
-from ..views import RouteView
-from .permissions import PermissionChecker
+from ..apigatewayv2.stages import RouteView
+from ..awslambda.exceptions import FunctionNotFound
+from ..iam.resource_policies import ResourcePolicies
+
+if TYPE_CHECKING:
+    from ..parts import CloudParts
 
 log = logging.getLogger(__name__)
 
@@ -80,10 +83,10 @@ def _consume(task: asyncio.Task[Any]) -> None:
 
 
 class Integrations:
-    def __init__(self, cloud: Any) -> None:
-        self.cloud = cloud
-        self.limits = cloud.settings.limits
-        self.permissions = PermissionChecker(cloud)
+    def __init__(self, parts: CloudParts) -> None:
+        self.parts = parts
+        self.limits = parts.settings.limits
+        self.permissions = ResourcePolicies(parts)
 
     async def call(self, route: RouteView, source_arn: str, event: dict[str, Any]) -> Outcome:
         """Invoke ``route``'s integration with ``event``; never raises (but on cancellation)."""
@@ -102,7 +105,7 @@ class Integrations:
         timeout = min(integration.timeout_ms / 1000, self.limits.integration_timeout_s)
         payload = json.dumps(event).encode()
         started = time.monotonic()
-        task = asyncio.ensure_future(self.cloud.runtime.invoke(fn, payload))
+        task = asyncio.ensure_future(self.parts.runtime.invoke(fn, payload))
         try:
             done, _ = await asyncio.wait((task,), timeout=timeout)
         except asyncio.CancelledError:

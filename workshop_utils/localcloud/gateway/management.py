@@ -24,7 +24,7 @@ from .connection import SendBufferFull
 from .httpwire import FORBIDDEN, HttpRequest, error_response, response
 
 if TYPE_CHECKING:
-    from . import Gateway
+    from .gateway import Gateway
 
 MAX_POST_BYTES = 131072
 
@@ -42,14 +42,14 @@ def authorize(gateway: Gateway, request: HttpRequest, resource_arn: str) -> str 
 
     A request signed by a function's execution role needs ``execute-api:ManageConnections``
     on ``resource_arn`` in that role's policies; other callers (a notebook, a test) are not
-    checked (see ``localcloud/iam.py``).
+    checked (see :mod:`..iam.identity_policies`).
     """
-    session = gateway.cloud.iam_sessions.session_of(request.header("authorization"))
+    session = gateway.parts.iam_sessions.session_of(request.header("authorization"))
     if session is None:
         return None
     role_arn, session_name, _ = session
-    return gateway.cloud.iam_sessions.denial(role_arn, session_name,
-                                             "execute-api:ManageConnections", resource_arn)
+    return gateway.parts.identity_policies.denial(role_arn, session_name,
+                                                  "execute-api:ManageConnections", resource_arn)
 
 
 def iso8601(epoch_ms: int) -> str:
@@ -72,7 +72,7 @@ def handle(gateway: Gateway, request: HttpRequest, api_id: str, stage: str,
         return response(403, FORBIDDEN, headers=(("x-amzn-ErrorType", "ForbiddenException"),),
                         keep_alive=keep)
     connection_id = unquote(raw_connection_id)
-    info = gateway.cloud.settings
+    info = gateway.parts.settings
     resource = (f"arn:aws:execute-api:{info.region}:{info.account_id}:{api_id}/{stage}/"
                 f"{method}/@connections/{connection_id}")
     denied = authorize(gateway, request, resource)
@@ -87,7 +87,7 @@ def handle(gateway: Gateway, request: HttpRequest, api_id: str, stage: str,
     conn = gateway.connections.get(connection_id)
     if (conn is None or not conn.is_open or conn.info.api_id != api_id
             or conn.info.stage != stage):
-        if gateway.cloud.deployments.stage_view(api_id, stage) is None:
+        if gateway.parts.deployments.stage_view(api_id, stage) is None:
             return response(403, FORBIDDEN,
                             headers=(("x-amzn-ErrorType", "ForbiddenException"),),
                             keep_alive=keep)

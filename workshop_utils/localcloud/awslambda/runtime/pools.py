@@ -1,0 +1,181 @@
+"""Execution environments per function: reuse, scale-out, retire, reclaim.
+
+Per function (and version) a :class:`Pool` of up to ``settings.max_workers_per_function``
+workers. The most recently used idle worker is reused, so sequential invocations stay on one
+environment; a new one starts only when all are busy. The pool is keyed by a fingerprint of
+what AWS would redeploy on (code sha, handler, runtime, environment, timeout, memory, role):
+any change retires the old workers (busy ones when they finish) and the next invoke is a cold
+start. An environment idle for ``lambda_idle_timeout_s`` is reclaimed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections import deque
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from .environment import environment
+from .functions import code_of
+from .package import unpack
+from .workers import Worker, WorkerDied
+
+if TYPE_CHECKING:
+    from ...parts import CloudParts
+    from .functions import FunctionSpec
+    from .invocation import Invocation
+
+INIT_TIMEOUT_S = 10.0  # AWS's init phase limit (on top of the function's timeout here)
+
+
+class Pool:
+    def __init__(self, spec: FunctionSpec) -> None:
+        self.spec = spec
+        self.fingerprint = spec.fingerprint
+        self.workers: set[Worker] = set()
+        self.idle: list[Worker] = []  # most recently used last
+        self.waiters: deque[asyncio.Future[Worker | None]] = deque()
+        self.retired = False
+
+
+class Pools:
+    """Every function's pool. ``background`` is the runtime's set of tasks it waits for at
+    stop; the workers closed here join it."""
+
+    def __init__(self, parts: CloudParts, background: set[asyncio.Task[Any]]) -> None:
+        self.parts = parts
+        self._pools: dict[tuple[str, str], Pool] = {}
+        self._background = background
+        self.closing = False
+
+    def all_workers(self) -> list[Worker]:
+        return [w for pool in self._pools.values() for w in pool.workers]
+
+    def clear(self) -> None:
+        self._pools.clear()
+
+    def pool_for(self, spec: FunctionSpec) -> Pool:
+        key = (spec.name, spec.version)
+        pool = self._pools.get(key)
+        if pool is not None and pool.fingerprint == spec.fingerprint:
+            return pool
+        if pool is not None:
+            self._retire(pool)
+        pool = self._pools[key] = Pool(spec)
+        return pool
+
+    def _retire(self, pool: Pool) -> None:
+        pool.retired = True
+        for worker in pool.idle:
+            pool.workers.discard(worker)
+            self._close_later(worker)
+        pool.idle.clear()
+        while pool.waiters:
+            fut = pool.waiters.popleft()
+            if not fut.done():
+                fut.set_result(None)
+
+    def _close_later(self, worker: Worker) -> None:
+        worker.kill()
+        task = asyncio.get_running_loop().create_task(worker.close())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def forget(self, name: str) -> None:
+        """The function is gone: its environments go too."""
+        for key in [k for k in self._pools if k[0] == name]:
+            self._retire(self._pools.pop(key))
+
+    async def acquire(
+        self, spec: FunctionSpec, inv: Invocation
+    ) -> tuple[Worker, tuple[float, dict[str, Any], bytes] | None]:
+        """A worker for ``inv``: the most recently used idle one, else a cold start while the
+        function has fewer than ``max_workers_per_function``, else the next one released.
+        The second value is the cold start's (duration ms, frame header, body), None if warm."""
+        if self.closing:
+            raise RuntimeError("the Lambda runtime is stopping")
+        while True:
+            pool = self.pool_for(spec)
+            while pool.idle:
+                worker = pool.idle.pop()
+                worker.cancel_reclaim()
+                if worker.alive:
+                    worker.current = inv
+                    return worker, None
+                pool.workers.discard(worker)
+            if len(pool.workers) < self.parts.settings.max_workers_per_function:
+                return await self._cold_start(pool, spec, inv)
+            fut: asyncio.Future[Worker | None] = asyncio.get_running_loop().create_future()
+            pool.waiters.append(fut)
+            worker = await fut
+            if worker is not None:
+                worker.current = inv
+                return worker, None
+
+    async def _cold_start(
+        self, pool: Pool, spec: FunctionSpec, inv: Invocation
+    ) -> tuple[Worker, tuple[float, dict[str, Any], bytes]]:
+        created = datetime.now(UTC)
+        stream = f"{created:%Y/%m/%d}/[{spec.version}]{uuid.uuid4().hex}"
+        worker = Worker(pool, stream)
+        pool.workers.add(worker)
+        try:
+            task_root = await asyncio.to_thread(self._unpack, spec)
+            parts = self.parts
+            env = environment(parts.settings, spec, stream, task_root,
+                              parts.iam_sessions.credentials(spec.role, spec.name))
+            t0 = time.perf_counter()
+            try:
+                async with asyncio.timeout(INIT_TIMEOUT_S + spec.timeout):
+                    header, body = await worker.start(env, task_root, inv)
+            except WorkerDied as died:
+                message = f"Runtime exited with error: {died}"
+                header = {"t": "init_error"}
+                body = json.dumps({"errorType": "Runtime.ExitError",
+                                   "errorMessage": message}).encode()
+            except TimeoutError:
+                header = {"t": "init_error"}
+                body = json.dumps({"errorType": "Sandbox.Timedout",
+                                   "errorMessage": "INIT phase timed out"}).encode()
+            init_ms = (time.perf_counter() - t0) * 1000
+        except BaseException:
+            pool.workers.discard(worker)
+            worker.kill()
+            raise
+        return worker, (init_ms, header, body)
+
+    def release(self, worker: Worker) -> None:
+        """``worker`` finished an invocation: to the next waiter, else idle (reclaimed after
+        ``lambda_idle_timeout_s``), or closed when it died or its pool was retired."""
+        pool = worker.pool
+        usable = worker.alive and not pool.retired and not self.closing
+        if not usable:
+            pool.workers.discard(worker)
+            self._close_later(worker)
+        while pool.waiters:
+            fut = pool.waiters.popleft()
+            if fut.done():
+                continue
+            fut.set_result(worker if usable else None)
+            return
+        if usable:
+            pool.idle.append(worker)
+            worker.reclaim = asyncio.get_running_loop().call_later(
+                self.parts.settings.lambda_idle_timeout_s, self._reclaim, worker)
+
+    def _reclaim(self, worker: Worker) -> None:
+        """An environment idle for ``lambda_idle_timeout_s`` goes away, as on AWS."""
+        worker.reclaim = None
+        pool = worker.pool
+        if worker in pool.idle:
+            pool.idle.remove(worker)
+            pool.workers.discard(worker)
+            self._close_later(worker)
+
+    def _unpack(self, spec: FunctionSpec) -> str:
+        """The deployed zip, unpacked once per code sha under ``<home>/lambda/<fn>/<sha>/``."""
+        return unpack(self.parts.settings.home, spec.name, spec.code_sha,
+                      lambda: code_of(self.parts, spec))

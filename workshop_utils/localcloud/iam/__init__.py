@@ -1,0 +1,11 @@
+"""IAM in the local cloud: every policy decision has its home here.
+
+- :mod:`.sessions`: the credentials each function runs with (its execution role, assumed);
+- :mod:`.identity_policies`: what a role's identity-based policies allow (moto's evaluator);
+- :mod:`.resource_policies`: whether API Gateway may invoke a function (its resource policy).
+
+Where they are enforced: DynamoDB calls (:mod:`..dynamodb.enforcement`), ``@connections``
+calls (:mod:`..gateway.management`), a function's log delivery
+(:mod:`..awslambda.runtime.logdelivery`) and API Gateway's invocations
+(:mod:`..gateway.integrations`).
+"""

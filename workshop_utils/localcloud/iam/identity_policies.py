@@ -1,0 +1,65 @@
+"""The execution role, enforced on what a function does: as on AWS, a missing statement fails.
+
+A request signed by a function (:mod:`.sessions`) is checked against its role's
+identity-based policies (inline and attached, evaluated by moto's own policy evaluator
+through :func:`~..moto_internals.identity_policy_decision`):
+
+- DynamoDB calls (``dynamodb:<Operation>`` on the table ARN), in front of moto;
+- ``@connections`` calls to the gateway (``execute-api:ManageConnections``);
+- the function's own log delivery (``logs:CreateLogGroup/CreateLogStream/PutLogEvents``):
+  without them, as on AWS, the invocation runs and its logs are lost.
+
+Calls signed with any other key (the learner's notebook, tests) are not checked; neither are
+services other than these (the README says so). Statement conditions are evaluated by moto
+with no request context, so a statement with a Condition does not grant locally.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .. import moto_internals
+
+if TYPE_CHECKING:
+    from ..parts import CloudParts
+
+MAX_CACHED = 20_000
+
+
+class IdentityPolicies:
+    """What a role's identity-based policies allow, decided once per policy version."""
+
+    def __init__(self, parts: CloudParts) -> None:
+        self.parts = parts
+        self._decisions: dict[tuple[Any, ...], str | None] = {}
+
+    def denial(self, role_arn: str, session_name: str, action: str, resource: str) -> str | None:
+        """None when the role allows ``action`` on ``resource``; otherwise AWS's message."""
+        role_name = role_arn.rsplit("/", 1)[-1]
+        account = self.parts.settings.account_id
+        principal = f"arn:aws:sts::{account}:assumed-role/{role_name}/{session_name}"
+        try:
+            role = self.parts.moto_backend("iam", "global").get_role(role_name)
+        except Exception:
+            return (f"User: {principal} is not authorized to perform: {action} on resource: "
+                    f"{resource} because the role {role_name} does not exist")
+        documents = tuple(sorted(role.policies.items()))
+        managed = tuple(sorted(role.managed_policies))
+        key = (role_name, documents, managed, action, resource)
+        if key in self._decisions:
+            return self._decisions[key]
+        verdict = moto_internals.identity_policy_decision(
+            [doc for _, doc in documents] + list(role.managed_policies.values()), action, resource)
+        if verdict == "deny":
+            decision: str | None = (
+                f"User: {principal} is not authorized to perform: {action} on resource: "
+                f"{resource} with an explicit deny in an identity-based policy")
+        elif verdict == "allow":
+            decision = None
+        else:
+            decision = (f"User: {principal} is not authorized to perform: {action} on resource: "
+                        f"{resource} because no identity-based policy allows the {action} action")
+        if len(self._decisions) > MAX_CACHED:
+            self._decisions.clear()
+        self._decisions[key] = decision
+        return decision

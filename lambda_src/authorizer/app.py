@@ -34,12 +34,13 @@ from botocore.exceptions import BotoCoreError, ClientError
 TOKEN_PARAMETER = "token"  # ?token=…; the authorizer's identity source is its query string
 CONTEXT_NAME = "name"  # requestContext.authorizer.name in the $connect event
 DENIED_PRINCIPAL = "anonymous"
-# The function's own timeout (10 s in the workshop) must outlast the worst secret read:
-# 2 attempts of at most 2 s to connect plus 2 s to read, and the retry's short backoff.
+# The function's own timeout (10 s in the workshop) must outlast the worst secret read: two
+# attempts in all (botocore's ``max_attempts`` would count retries only), each at most 1 s to
+# connect and 2 s to read, with at most 1 s of backoff between them.
 SSM_CONFIG = Config(
-    connect_timeout=2,
+    connect_timeout=1,
     read_timeout=2,
-    retries={"mode": "standard", "max_attempts": 2},
+    retries={"mode": "standard", "total_max_attempts": 2},
 )
 
 

@@ -9,7 +9,6 @@ AWS's side of the contract, from the API Gateway developer guide:
   ``principalId``, a ``policyDocument`` whose statement allows or denies
   ``execute-api:Invoke`` on the resource, and a ``context`` whose values are strings,
   numbers or booleans ("you cannot set a JSON object or array as a valid value").
-The whole research, with what is observed rather than documented: /work/research/authorizer.md.
 """
 
 from __future__ import annotations

@@ -114,10 +114,10 @@ def lambda_handler(event: dict, context) -> dict:
         logger.exception({"event": "connect_failed", "connectionId": connection_id})
         return {"statusCode": 500}
 
-    logger.info(
-        {"event": "connect", "connectionId": connection_id, "name": name,
-         "authorized": authorized,
-         "guest": not authorized and (raw_name is None or not raw_name.strip()),
-         "expiresAt": expires_at, "requestId": request_context.get("requestId")}
-    )
+    line = {"event": "connect", "connectionId": connection_id, "name": name,
+            "guest": not authorized and (raw_name is None or not raw_name.strip()),
+            "expiresAt": expires_at, "requestId": request_context.get("requestId")}
+    if authorized:  # only then: without an authorizer the line is what it always was
+        line["authorized"] = True
+    logger.info(line)
     return {"statusCode": 200}

@@ -24,8 +24,7 @@ def test_stores_the_named_connection_and_accepts(chat, events, logs, lambda_cont
     (line,) = [entry for entry in logs() if entry["event"] == "connect"]
     assert line == {
         "level": "INFO", "event": "connect", "connectionId": CONNECTION_ID, "name": "alice",
-        "authorized": False, "guest": False, "expiresAt": expires,
-        "requestId": "Vx3kQHd1oAMFa2w=",
+        "guest": False, "expiresAt": expires, "requestId": "Vx3kQHd1oAMFa2w=",
         "awsRequestId": lambda_context.aws_request_id,
     }
 

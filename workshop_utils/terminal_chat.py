@@ -33,7 +33,7 @@ from typing import Any, TextIO
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
-from .chat import connect_url, describe
+from .chat import connect_url, describe, refused
 
 OPEN_TIMEOUT_S = 15.0
 CLOSE_TIMEOUT_S = 5.0
@@ -58,11 +58,10 @@ def refusal(status: int, name: str | None, *, token: bool = False) -> str:
         return (f"the chat refused the name {name!r} (HTTP 400): use at most 32 printable "
                 "characters")
     if status == 401:
-        return ("the chat needs a token (HTTP 401 Unauthorized): pass --token <token>, or "
-                "--token auto to mint one from the workshop's secret")
+        return (f"{refused(status, token=token)}; pass --token <token>, or --token auto to "
+                "mint one from the workshop's secret")
     if status == 403 and token:
-        return ("the chat refused the token (HTTP 403 Forbidden): it is expired, or not signed "
-                "with this chat's secret; mint a new one with --token auto")
+        return f"{refused(status, token=token)}; mint a new one with --token auto"
     if status == 403:
         return "no such API or stage (HTTP 403 Forbidden): check the URL"
     if status == 410:

@@ -313,8 +313,9 @@ def test_a_chat_that_wants_a_token_says_how_to_get_one() -> None:
         assert paths == ["/abc/dev?name=ivy"]
         assert done.returncode == 1
         assert done.stderr.strip() == (
-            "workshop chat: the chat needs a token (HTTP 401 Unauthorized): pass --token "
-            f"<token>, or --token auto to mint one from the workshop's secret ({url})")
+            "workshop chat: the chat needs a token (HTTP 401 Unauthorized): its $connect has an "
+            "authorizer; pass --token <token>, or --token auto to mint one from the workshop's "
+            f"secret ({url})")
 
     run(scenario)
 

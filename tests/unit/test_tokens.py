@@ -224,32 +224,32 @@ def test_the_page_gets_the_token_in_its_fragment_only():
     assert "token" not in url.split("#")[0]
 
 
-def test_chatroom_join_sends_the_token_and_never_repeats_it(monkeypatch):
-    seen = []
+@pytest.fixture
+def refusing(monkeypatch):
+    """ChatRoom's connect replaced by one that records the URL and refuses the handshake
+    with ``refusing.status``."""
+    attempt = type("Attempt", (), {"urls": [], "status": 403})()
 
-    async def refusing(url, **_kwargs):
-        seen.append(url)
-        raise InvalidStatus(Response(403, "Forbidden", Headers()))
+    async def refuse(url, **_kwargs):
+        attempt.urls.append(url)
+        raise InvalidStatus(Response(attempt.status, "Refused", Headers()))
 
-    monkeypatch.setattr(chat, "connect", refusing)
+    monkeypatch.setattr(chat, "connect", refuse)
+    return attempt
+
+
+def test_chatroom_join_sends_the_token_and_never_repeats_it(refusing):
     room = chat.ChatRoom("ws://127.0.0.1:9/abc/dev")
     with pytest.raises(ConnectionRefusedError) as caught:
         asyncio.run(room.join("alice", token="v1.secret-bits.1.sig"))
-    assert seen == ["ws://127.0.0.1:9/abc/dev?name=alice&token=v1.secret-bits.1.sig"]
+    assert refusing.urls == ["ws://127.0.0.1:9/abc/dev?name=alice&token=v1.secret-bits.1.sig"]
     assert str(caught.value) == ("alice: the chat refused the token (HTTP 403 Forbidden): it "
                                  "is expired, or not signed with this chat's secret")
     assert "secret-bits" not in str(caught.value)
 
 
-def test_chatroom_join_without_a_token_is_as_before(monkeypatch):
-    seen = []
-
-    async def refusing(url, **_kwargs):
-        seen.append(url)
-        raise InvalidStatus(Response(401, "Unauthorized", Headers()))
-
-    monkeypatch.setattr(chat, "connect", refusing)
+def test_chatroom_join_without_a_token_is_as_before(refusing):
+    refusing.status = 401
     with pytest.raises(ConnectionRefusedError, match="alice: the chat needs a token"):
         asyncio.run(chat.ChatRoom("ws://127.0.0.1:9/abc/dev").join("alice"))
-    assert seen == ["ws://127.0.0.1:9/abc/dev?name=alice"]
-
+    assert refusing.urls == ["ws://127.0.0.1:9/abc/dev?name=alice"]

@@ -1,7 +1,8 @@
 """Named chat clients for notebook cells: connect, talk, and print a readable transcript.
 
 The workshop's chat protocol (see lambda_src/): a client connects to the stage URL with
-``?name=<name>``, sends ``{"action": "join"}`` to announce itself, and sends messages as
+``?name=<name>`` (and ``&token=<token>`` once the API has the authorizer, which then takes
+the name from the token), sends ``{"action": "join"}`` to announce itself, and sends messages as
 ``{"action": "sendmessage", "message": "<text>"}``. It receives JSON frames of ``type``
 ``message``, ``presence``, ``welcome`` (its own join acknowledged, after the others were told)
 or ``error`` (and API Gateway's own ``Forbidden`` / ``Internal server error`` frames).
@@ -18,13 +19,34 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 SETTLE_S = 0.3  # quiet time after which no more frames are expected
 WELCOME_TIMEOUT_S = 30.0  # a cold start on AWS takes a second or two; this is generous
+
+
+def connect_url(url: str, name: str | None = None, token: str | None = None) -> str:
+    """The stage URL with ``?name=`` and ``&token=`` set (each only when given); any other
+    query parameters are kept, and an old ``name``/``token`` is replaced."""
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+             if k not in ("name", "token")]
+    query += [(k, v) for k, v in (("name", name), ("token", token)) if v]
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def refused(status: int, *, token: bool) -> str:
+    """What a refused handshake means, in a few words (with or without a token sent)."""
+    if status == 401:
+        return ("the chat needs a token (HTTP 401 Unauthorized): its $connect has an "
+                "authorizer")
+    if status == 403 and token:
+        return ("the chat refused the token (HTTP 403 Forbidden): it is expired, or not "
+                "signed with this chat's secret")
+    return f"the handshake was refused with HTTP {status}"
 
 
 def describe(frame: str) -> str:
@@ -122,16 +144,18 @@ class ChatRoom:
         self.clients: dict[str, ChatClient] = {}
         self._seen: dict[str, int] = {}
 
-    async def join(self, name: str, *, announce: bool = True) -> ChatClient:
-        """Connect ``name`` (``?name=`` in the URL) and announce it to the others."""
+    async def join(self, name: str, *, token: str | None = None,
+                   announce: bool = True) -> ChatClient:
+        """Connect ``name`` (``?name=`` in the URL, and ``&token=`` when given: a chat with
+        the authorizer takes the name from the token) and announce it to the others."""
         if name in self.clients and not self.clients[name].closed.is_set():
             return self.clients[name]
-        url = f"{self.url}?{urlencode({'name': name})}"
         try:
-            ws = await connect(url, open_timeout=30)
+            ws = await connect(connect_url(self.url, name, token), open_timeout=30)
         except InvalidStatus as exc:
+            # The URL is not repeated: with a token in it, it is a credential.
             raise ConnectionRefusedError(
-                f"{name}: the handshake was refused with HTTP {exc.response.status_code}"
+                f"{name}: {refused(exc.response.status_code, token=bool(token))}"
             ) from None
         client = ChatClient(name, ws)
         client.start()

@@ -101,7 +101,7 @@ def cmd_cleanup(args: argparse.Namespace) -> int:
 def cmd_chat(args: argparse.Namespace) -> int:
     from .terminal_chat import main as chat
 
-    return chat(args.url, args.name, browser=args.browser, home=args.home)
+    return chat(args.url, args.name, browser=args.browser, home=args.home, token=args.token)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -135,6 +135,9 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--name", help="your name in the chat (default: a guest name)")
     chat.add_argument("--browser", action="store_true",
                       help="open the browser chat page instead (and print its address)")
+    chat.add_argument("--token", help="a token for a chat with the authorizer; 'auto' mints one "
+                      "for --name from the workshop's secret (default: minted when the workshop's "
+                      "own API has the authorizer)")
     chat.set_defaults(func=cmd_chat)
     return parser
 

@@ -7,6 +7,7 @@ render_policy(...)))`` and show ``handler_source(...)``; how the zip is made sta
 
 from __future__ import annotations
 
+import ast
 import io
 import json
 import re
@@ -28,6 +29,9 @@ _PLACEHOLDER_RULES = {
     "ApiId": re.compile(r"[a-z0-9]{1,32}|\*"),
     "Stage": re.compile(r"[A-Za-z0-9_-]{1,128}"),
     "FunctionPrefix": re.compile(r"[A-Za-z0-9_-]{1,50}"),
+    "FunctionName": re.compile(r"[A-Za-z0-9_-]{1,64}"),
+    # A name without "/" (its ARN is ``parameter/<name>``; a path's would differ).
+    "ParameterName": re.compile(r"[A-Za-z0-9_.-]{1,1011}"),
 }
 
 
@@ -50,23 +54,49 @@ def _function_dir(function: str, src_root: Path | None) -> Path:
     return folder
 
 
+def _imported_modules(path: Path) -> set[str]:
+    """The top-level names of the modules that ``path`` imports (``import a.b`` gives a)."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def _shared_modules(sources: list[Path], src_root: Path | None) -> list[Path]:
+    """The ``shared/*.py`` that ``sources`` import, directly or through each other."""
+    available = {p.stem: p for p in sorted((_root(src_root) / SHARED_DIR).glob("*.py"))}
+    wanted: dict[str, Path] = {}
+    pending = list(sources)
+    while pending:
+        for name in sorted(_imported_modules(pending.pop()) & available.keys()):
+            if name not in wanted:
+                wanted[name] = available[name]
+                pending.append(available[name])
+    return sorted(wanted.values())
+
+
 def build_zip(function: str, src_root: Path | None = None) -> bytes:
-    """The deployment package of ``function``: its ``*.py`` plus ``shared/*.py``, all at the
-    zip root (handler ``app.lambda_handler``; ``import chat_common`` works as is).
+    """The deployment package of ``function``: its ``*.py`` plus the ``shared/*.py`` it
+    imports, all at the zip root (handler ``app.lambda_handler``; ``import chat_common``
+    works as is). A function that imports nothing from ``shared/`` (the authorizer) gets
+    none of it: no code it never runs, no clients it never uses.
 
     Deterministic: entries sorted, timestamps fixed, permissions fixed; ``__pycache__`` and
     anything that is not a ``.py`` file are left out.
     """
     folder = _function_dir(function, src_root)
+    own = sorted(folder.glob("*.py"))
     files: dict[str, Path] = {}
-    for source_dir in (folder, _root(src_root) / SHARED_DIR):
-        for path in sorted(source_dir.glob("*.py")):
-            if path.name in files:
-                raise ValueError(
-                    f"{path.name} is in both {files[path.name].parent} and {source_dir}; "
-                    "the zip root can hold only one"
-                )
-            files[path.name] = path
+    for path in [*own, *_shared_modules(own, src_root)]:
+        if path.name in files:
+            raise ValueError(
+                f"{path.name} is in both {files[path.name].parent} and {path.parent}; "
+                "the zip root can hold only one"
+            )
+        files[path.name] = path
 
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
@@ -96,6 +126,16 @@ def _substitute(node, values: dict[str, str]):
     return node
 
 
+def _render(template: str, values: dict[str, str], src_root: Path | None) -> dict:
+    """``lambda_src/<template>`` with ``values`` filled in, each checked first against the
+    rule for what its placeholder may hold (ValueError names the one that is not)."""
+    for key, value in values.items():
+        if not _PLACEHOLDER_RULES[key].fullmatch(value or ""):
+            raise ValueError(f"{key} {value!r} is not a valid value for the policy")
+    document = json.loads((_root(src_root) / template).read_text(encoding="utf-8"))
+    return _substitute(document, values)
+
+
 def render_policy(
     region: str,
     account_id: str,
@@ -111,19 +151,37 @@ def render_policy(
     ``api_id="*"`` is accepted for the role created before the API (notebook 02); the policy is
     put again with the real id once the API exists.
     """
-    values = {
+    return _render("policy.json", {
         "Region": region,
         "AccountId": str(account_id),
         "TableName": table_name,
         "ApiId": api_id,
         "Stage": stage,
         "FunctionPrefix": function_prefix,
-    }
-    for key, value in values.items():
-        if not _PLACEHOLDER_RULES[key].fullmatch(value or ""):
-            raise ValueError(f"{key} {value!r} is not a valid value for the policy")
-    template = json.loads((_root(src_root) / "policy.json").read_text(encoding="utf-8"))
-    return _substitute(template, values)
+    }, src_root)
+
+
+def render_authorizer_policy(
+    region: str,
+    account_id: str,
+    parameter_name: str,
+    function_name: str,
+    src_root: Path | None = None,
+) -> dict:
+    """``lambda_src/authorizer-policy.json`` filled in: the authorizer's own role may read
+    exactly one SSM parameter (the signing secret) and write its own function's logs;
+    nothing of the chat's table or connections. ValueError for a value that cannot be in an
+    ARN (a parameter path with ``/`` is refused: its ARN has another form).
+
+    No ``kms:Decrypt``: a SecureString under the AWS managed key ``aws/ssm`` is decrypted
+    for any principal of the account that may read the parameter (that key's own policy).
+    """
+    return _render("authorizer-policy.json", {
+        "Region": region,
+        "AccountId": str(account_id),
+        "ParameterName": parameter_name,
+        "FunctionName": function_name,
+    }, src_root)
 
 
 def trust_policy(src_root: Path | None = None) -> dict:

@@ -90,6 +90,12 @@ class Names:
     def access_log_group(self) -> str:
         return f"/aws/apigateway/{self.prefix}-chat-api/access"
 
+    @property
+    def token_parameter(self) -> str:
+        """The SSM SecureString whose value signs chat tokens (``workshop_utils.tokens``); the
+        authorizer reads it by this name (its ``SECRET_PARAMETER``)."""
+        return f"{self.prefix}-chat-token-secret"
+
 
 @dataclass
 class Target:

@@ -6,6 +6,13 @@ It speaks the chat's protocol (see ``workshop_utils.chat``): connects with ``?na
 
 Without a URL it finds the workshop's API on the current target (``WORKSHOP_TARGET``, the
 prefix, the local cloud's state); ``--browser`` opens the browser chat page instead.
+
+Tokens, for a chat whose ``$connect`` has the authorizer (``lambda_src/authorizer/``):
+``--token T`` sends T; ``--token auto`` mints one for ``--name`` from the workshop's secret
+on the current target. Without ``--token``, a token is minted only when the workshop found
+the API itself and its ``$connect`` route has an authorizer that reads ``?token=``: that
+costs two control-plane calls it can make anyway. For a URL given by hand the client cannot
+know the API's routes cheaply (nor whose account it is in), so it sends no token unless asked.
 """
 
 from __future__ import annotations
@@ -21,13 +28,12 @@ import sys
 import threading
 import webbrowser
 from pathlib import Path
-from typing import TextIO
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from typing import Any, TextIO
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
-from .chat import describe
+from .chat import connect_url, describe, refused
 
 OPEN_TIMEOUT_S = 15.0
 CLOSE_TIMEOUT_S = 5.0
@@ -35,26 +41,26 @@ MAX_MESSAGE_LENGTH = 1000  # what the broadcast handler accepts
 # API Gateway closes a connection with no data for 10 minutes; a repeated join is the chat's
 # harmless "I'm here" (announced once per connection, then silent).
 KEEPALIVE_S = 300.0
+AUTO_TOKEN = "auto"  # --token auto: mint one from the workshop's secret
+TERMINAL_TOKEN_TTL_S = 3600  # checked once, at connect: it only has to outlive the handshake
+# The page reconnects by itself after a drop, with the same token: a classroom day's worth.
+BROWSER_TOKEN_TTL_S = 8 * 3600
 
 
 class ChatError(RuntimeError):
     """Why the chat could not start, in one line."""
 
 
-def with_name(url: str, name: str | None) -> str:
-    """The stage URL with ``?name=`` set (other query parameters kept)."""
-    parts = urlsplit(url)
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "name"]
-    if name:
-        query.append(("name", name))
-    return urlunsplit(parts._replace(query=urlencode(query)))
-
-
-def refusal(status: int, name: str | None) -> str:
-    """What a refused handshake means for this chat."""
+def refusal(status: int, name: str | None, *, token: bool = False) -> str:
+    """What a refused handshake means for this chat (``token``: whether one was sent)."""
     if status == 400:
         return (f"the chat refused the name {name!r} (HTTP 400): use at most 32 printable "
                 "characters")
+    if status == 401:
+        return (f"{refused(status, token=token)}; pass --token <token>, or --token auto to "
+                "mint one from the workshop's secret")
+    if status == 403 and token:
+        return f"{refused(status, token=token)}; mint a new one with --token auto"
     if status == 403:
         return "no such API or stage (HTTP 403 Forbidden): check the URL"
     if status == 410:
@@ -74,41 +80,90 @@ def unreachable(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
-def find_url(home: str | None = None) -> str:
-    """The stage URL of the workshop's chat API on the current target."""
-    from .stack import find_api_id
+def current_target(home: str | None = None) -> Any:
+    """The workshop's target from the environment (the local cloud is not started: a new
+    one would hold no chat)."""
     from .target import TargetError, from_environment
 
     env = dict(os.environ)
     if home:
         env["WORKSHOP_HOME"] = home
     try:
-        # start_cloud=False: a cloud started now would have no chat API in it anyway.
-        target = from_environment(env, start_cloud=False)
-        api_id = find_api_id(target)
+        return from_environment(env, start_cloud=False)
     except TargetError as exc:
         raise ChatError(str(exc)) from None
+
+
+def find_api(home: str | None = None) -> tuple[Any, str]:
+    """``(target, api_id)`` of the workshop's chat API on the current target."""
+    from .stack import find_api_id
+
+    target = current_target(home)
+    try:
+        api_id = find_api_id(target)
     except Exception as exc:  # botocore's errors: credentials, endpoint, permissions
-        raise ChatError(f"cannot look up the chat API on the {env.get('WORKSHOP_TARGET', 'local')}"
-                        f" target: {exc}") from None
+        raise ChatError(f"cannot look up the chat API on the {target.kind} target: "
+                        f"{exc}") from None
     if api_id is None:
         raise ChatError(
             f"no API named {target.names.api!r} on the {target.kind} target (prefix "
             f"{target.prefix!r}): run notebooks 01-04 first, or give the URL: "
             "workshop chat wss://…/dev --name alice")
-    return target.websocket_url(api_id, target.names.stage)
+    return target, api_id
 
 
-def browser_page_url(websocket_url: str, name: str | None, home: str | None = None) -> str:
+def needs_token(target: Any, api_id: str) -> bool:
+    """Whether the API's ``$connect`` has an authorizer a minted token can satisfy; False
+    when that cannot be found out (the handshake will then say what it wants)."""
+    from .tokens import expects_workshop_token
+
+    try:
+        return expects_workshop_token(target, api_id)
+    except Exception:  # botocore's errors: not allowed to look, or no answer
+        return False
+
+
+def mint(target: Any, name: str | None, ttl_s: int) -> str:
+    """A token for ``name`` from ``target``'s signing secret."""
+    from .tokens import TokenSecretError, mint_token, read_secret
+
+    if not name:
+        raise ChatError("a token carries your chat name: give --name too (or --token <token>)")
+    try:
+        return mint_token(read_secret(target), name, ttl_s)
+    except TokenSecretError as exc:
+        raise ChatError(f"{exc}") from None
+    except ValueError as exc:
+        raise ChatError(f"cannot mint a token for {name!r}: {exc}") from None
+
+
+def choose_token(token: str | None, name: str | None, found: tuple[Any, str] | None, *,
+                 home: str | None, ttl_s: int) -> str | None:
+    """The token to send: the one given, a minted one (``auto``, or an API the workshop
+    found with the authorizer), or None."""
+    if token == AUTO_TOKEN:
+        return mint(found[0] if found else current_target(home), name, ttl_s)
+    if token is not None:
+        if not token.strip():
+            raise ChatError("--token is empty: pass the token, or --token auto")
+        return token
+    if found and needs_token(*found):
+        return mint(found[0], name, ttl_s)
+    return None
+
+
+def browser_page_url(websocket_url: str, name: str | None, home: str | None = None,
+                     token: str | None = None) -> str:
     """The chat page for ``websocket_url``: served by the local cloud when one runs, else the
-    page's file itself (a browser opens both the same way; the page works against AWS too)."""
+    page's file itself (a browser opens both the same way; the page works against AWS too).
+    A token goes in the fragment, which the browser never sends to the page's server."""
     from . import localcloud
 
     state = localcloud.status(Path(home) if home else localcloud.default_home())
     if state is not None:
-        return localcloud.chat_page_url(state["aws_endpoint"], websocket_url, name)
-    query = {k: v for k, v in (("url", websocket_url), ("name", name)) if v}
-    return localcloud.CHAT_PAGE_FILE.as_uri() + "?" + urlencode(query)
+        return localcloud.chat_page_url(state["aws_endpoint"], websocket_url, name, token)
+    query = localcloud.chat_page_query(websocket_url, name, token)
+    return localcloud.CHAT_PAGE_FILE.as_uri() + query
 
 
 def read_lines(loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[str | None],
@@ -178,15 +233,17 @@ def closed_words(ws: ClientConnection) -> str:
     return f"close {code} {reason}".rstrip()
 
 
-async def chat(url: str, name: str | None, *, fd: int = 0, out: TextIO = sys.stdout,
-               err: TextIO = sys.stderr, keepalive_s: float = KEEPALIVE_S) -> int:
-    """Chat on ``url`` as ``name`` until end of input, Ctrl-C or the server closes."""
-    target = with_name(url, name)
+async def chat(url: str, name: str | None, *, token: str | None = None, fd: int = 0,
+               out: TextIO = sys.stdout, err: TextIO = sys.stderr,
+               keepalive_s: float = KEEPALIVE_S) -> int:
+    """Chat on ``url`` as ``name`` until end of input, Ctrl-C or the server closes. Messages
+    show ``url`` as given, never the URL with the token in it."""
     try:
-        ws = await connect(target, open_timeout=OPEN_TIMEOUT_S, close_timeout=CLOSE_TIMEOUT_S,
-                           max_size=2**20)
+        ws = await connect(connect_url(url, name, token), open_timeout=OPEN_TIMEOUT_S,
+                           close_timeout=CLOSE_TIMEOUT_S, max_size=2**20)
     except InvalidStatus as exc:
-        raise ChatError(f"{refusal(exc.response.status_code, name)} ({url})") from None
+        status = exc.response.status_code
+        raise ChatError(f"{refusal(status, name, token=bool(token))} ({url})") from None
     except InvalidURI:
         raise ChatError(f"not a WebSocket URL: {url!r} (use ws://… or wss://…)") from None
     except (OSError, TimeoutError, InvalidHandshake) as exc:
@@ -228,17 +285,21 @@ async def chat(url: str, name: str | None, *, fd: int = 0, out: TextIO = sys.std
 
 
 def main(url: str | None, name: str | None, *, browser: bool = False,
-         home: str | None = None) -> int:
+         home: str | None = None, token: str | None = None) -> int:
     """The body of ``workshop chat``; returns the exit status."""
     try:
-        url = url or find_url(home)
+        found = None if url else find_api(home)
+        if found:
+            url = found[0].websocket_url(found[1], found[0].names.stage)
+        ttl_s = BROWSER_TOKEN_TTL_S if browser else TERMINAL_TOKEN_TTL_S
+        token = choose_token(token, name, found, home=home, ttl_s=ttl_s)
         if browser:
-            page = browser_page_url(url, name, home)
+            page = browser_page_url(url, name, home, token)
             print(f"chat page: {page}")
             if not webbrowser.open(page):
                 print("(no browser found here: open that address in one)", file=sys.stderr)
             return 0
-        return asyncio.run(chat(url, name))
+        return asyncio.run(chat(url, name, token=token))
     except ChatError as exc:
         print(f"workshop chat: {exc}", file=sys.stderr)
         return 1

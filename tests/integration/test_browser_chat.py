@@ -9,7 +9,7 @@ import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
@@ -415,3 +415,104 @@ async def expect_text(page: Any, selector: str, text: str) -> None:
     from playwright.async_api import expect
 
     await expect(page.locator(selector)).to_contain_text(text, timeout=WAIT_S * 1000)
+
+
+# --- a token for a chat with the authorizer (the local gateway ignores it for now) ----------
+
+TOKEN = "v1.cmhlYQ.1795622460.bm90LWEtcmVhbC1zaWduYXR1cmUtYnV0LWxvbmctZW5vdWdo"
+
+
+class Watched:
+    """What a page opened as WebSockets and wrote to its console."""
+
+    def __init__(self, page: Any) -> None:
+        self.sockets: list[str] = []
+        self.console: list[str] = []
+        page.on("websocket", lambda ws: self.sockets.append(ws.url))
+        page.on("console", lambda message: self.console.append(message.text))
+
+    def queries(self) -> list[dict[str, list[str]]]:
+        return [parse_qs(urlsplit(url).query) for url in self.sockets]
+
+
+async def watched_page(browser: Any, name: str) -> tuple[ChatPage, Watched]:
+    page = ChatPage(await browser.new_page(), name)
+    return page, Watched(page.page)
+
+
+async def assert_token_went_to_the_socket_only(page: ChatPage, watched: Watched) -> None:
+    """Connected with the token in the WebSocket URL; and the token is not in the address
+    bar, the DOM, any input's value or the console."""
+    await page.expect_state("connected")
+    assert watched.queries()[-1] == {"name": [page.name], "token": [TOKEN]}
+    assert "token" not in page.page.url
+    html = await page.page.evaluate("document.documentElement.outerHTML")
+    values = await page.page.evaluate(
+        "[...document.querySelectorAll('input')].map(i => i.value)")
+    assert TOKEN not in html and not any(TOKEN in value for value in values)
+    assert not any(TOKEN in line for line in watched.console)
+    page.assert_well_behaved()
+
+
+def test_a_token_in_the_fragment_goes_to_the_websocket_only(chat_stack) -> None:
+    cloud, target, api = chat_stack
+
+    async def scenario(browser: Any) -> None:
+        page, watched = await watched_page(browser, "rhea")
+        await page.page.goto(page_url(cloud.aws_endpoint, api.url, "rhea", TOKEN),
+                             timeout=WAIT_S * 1000)
+        await assert_token_went_to_the_socket_only(page, watched)
+        assert len(watched.sockets) == 1
+        assert page.page.url == page_url(cloud.aws_endpoint, api.url, "rhea")
+
+        # A reconnect after the server closed the connection sends the token again.
+        [first_id] = connection_ids(target, "rhea")
+        await asyncio.to_thread(
+            target.management_client(api.api_id, api.stage).delete_connection,
+            ConnectionId=first_id)
+        await page.expect_entry("notice", "connection closed by the server")
+        await assert_token_went_to_the_socket_only(page, watched)
+        assert len(watched.sockets) == 2
+
+    run(scenario)
+
+
+def test_a_token_in_the_query_is_taken_out_of_the_address_bar(chat_stack) -> None:
+    cloud, _, api = chat_stack
+
+    async def scenario(browser: Any) -> None:
+        page, watched = await watched_page(browser, "sam")
+        url = page_url(cloud.aws_endpoint, api.url, "sam") + "&" + urlencode({"token": TOKEN})
+        await page.page.goto(url, timeout=WAIT_S * 1000)
+        await assert_token_went_to_the_socket_only(page, watched)
+
+    run(scenario)
+
+
+def test_the_form_takes_a_token_and_forgets_the_field(chat_stack) -> None:
+    cloud, _, api = chat_stack
+
+    async def scenario(browser: Any) -> None:
+        page, watched = await watched_page(browser, "tia")
+        await page.page.goto(page_url(cloud.aws_endpoint), timeout=WAIT_S * 1000)
+        token_input = page.page.get_by_label("Token (only for a chat with an authorizer)")
+        assert await token_input.get_attribute("type") == "password"  # never shown as typed
+        await page.page.get_by_label("WebSocket URL").fill(api.url)
+        await page.page.get_by_label("Your name").fill("tia")
+        await token_input.fill(TOKEN)
+        await token_input.press("Enter")
+        await assert_token_went_to_the_socket_only(page, watched)
+
+    run(scenario)
+
+
+def test_without_a_token_the_websocket_url_has_none(chat_stack) -> None:
+    cloud, _, api = chat_stack
+
+    async def scenario(browser: Any) -> None:
+        page, watched = await watched_page(browser, "uma")
+        await page.page.goto(page_url(cloud.aws_endpoint, api.url, "uma"), timeout=WAIT_S * 1000)
+        await page.expect_state("connected")
+        assert watched.queries() == [{"name": ["uma"]}]
+
+    run(scenario)

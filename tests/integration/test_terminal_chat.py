@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 import os
 import re
@@ -11,14 +12,16 @@ import subprocess
 import sys
 import termios
 import time
+import urllib.parse
 import urllib.request
 from typing import Any
 
 import pytest
+from websockets.asyncio.server import serve
 
 from tests.timing import SECOND
+from workshop_utils import tokens
 from workshop_utils.chat import ChatClient, ChatRoom, parse
-from workshop_utils.terminal_chat import with_name
 
 from .chatstack import chat_stack_fixture
 
@@ -263,8 +266,144 @@ def test_browser_flag_prints_and_opens_the_page(chat_stack, tmp_path) -> None:
         assert response.status == 200 and b"chat.js" in response.read()
 
 
-def test_with_name_keeps_other_parameters() -> None:
-    """with_name sets or replaces name= in the URL's query and keeps the other parameters."""
-    assert with_name("wss://a.example/dev", "al ice") == "wss://a.example/dev?name=al+ice"
-    assert with_name("ws://h/x/dev?k=1&name=old", "new") == "ws://h/x/dev?k=1&name=new"
-    assert with_name("ws://h/x/dev", None) == "ws://h/x/dev"
+# --- tokens (the gateway's authorizer comes later: these need none) -----------------------
+
+SECRET = "the-terminal-tests-signing-secret-43-chars!"
+
+
+@contextlib.asynccontextmanager
+async def refusing_server(status: int):
+    """A WebSocket server on 127.0.0.1 that records each handshake's path and query, then
+    refuses it with ``status``: what a client sends, seen from the other side."""
+    paths: list[str] = []
+
+    def refuse(connection, request):
+        paths.append(request.path)
+        return connection.respond(status, "refused\n")
+
+    async with serve(lambda ws: None, "127.0.0.1", 0, process_request=refuse) as server:
+        port = server.sockets[0].getsockname()[1]
+        yield f"ws://127.0.0.1:{port}/abc/dev", paths
+
+
+async def workshop_chat(*args: str, env: dict[str, str] | None = None):
+    return await asyncio.to_thread(
+        subprocess.run, [*WORKSHOP, "chat", *args], capture_output=True, text=True,
+        timeout=WAIT_S, stdin=subprocess.DEVNULL, env={**os.environ, **(env or {})})
+
+
+def cloud_env(chat_stack, prefix: str | None = None) -> dict[str, str]:
+    cloud, target, _ = chat_stack
+    return {"WORKSHOP_HOME": str(cloud.settings.home), "WORKSHOP_TARGET": "local",
+            "WORKSHOP_PREFIX": prefix or target.prefix}
+
+
+@pytest.fixture
+def token_secret(chat_stack) -> str:
+    """The workshop's signing secret, put in the local cloud's SSM as the authorizer step
+    will put it."""
+    target = chat_stack.target
+    target.client("ssm").put_parameter(Name=target.names.token_parameter, Value=SECRET,
+                                       Type="SecureString", Overwrite=True)
+    return SECRET
+
+
+def test_a_given_token_is_sent_and_never_printed() -> None:
+    token = "v1.c2VjcmV0aXNo.1795622460.c2lnbmF0dXJl"
+
+    async def scenario() -> None:
+        async with refusing_server(403) as (url, paths):
+            done = await workshop_chat(url, "--name", "ivy", "--token", token)
+        assert paths == [f"/abc/dev?name=ivy&token={token}"]
+        assert done.returncode == 1 and done.stdout == ""
+        assert done.stderr.strip() == (
+            "workshop chat: the chat refused the token (HTTP 403 Forbidden): it is expired, or "
+            f"not signed with this chat's secret; mint a new one with --token auto ({url})")
+        assert "c2VjcmV0aXNo" not in done.stderr
+
+    run(scenario)
+
+
+def test_a_chat_that_wants_a_token_says_how_to_get_one() -> None:
+    async def scenario() -> None:
+        async with refusing_server(401) as (url, paths):
+            done = await workshop_chat(url, "--name", "ivy")
+        assert paths == ["/abc/dev?name=ivy"]
+        assert done.returncode == 1
+        assert done.stderr.strip() == (
+            "workshop chat: the chat needs a token (HTTP 401 Unauthorized): its $connect has an "
+            "authorizer; pass --token <token>, or --token auto to mint one from the workshop's "
+            f"secret ({url})")
+
+    run(scenario)
+
+
+def test_token_auto_mints_from_the_targets_secret(chat_stack, token_secret) -> None:
+    async def scenario() -> None:
+        async with refusing_server(403) as (url, paths):
+            before = time.time()
+            done = await workshop_chat(url, "--name", "jo", "--token", "auto",
+                                       env=cloud_env(chat_stack))
+        assert done.returncode == 1, done.stderr
+        ((path, query),) = [p.split("?", 1) for p in paths]
+        params = dict(urllib.parse.parse_qsl(query))
+        claims = tokens.token_format().verify(token_secret, params["token"], time.time())
+        assert (params["name"], claims.name) == ("jo", "jo")
+        assert before + 3600 <= claims.expires_at + 1 and claims.expires_at <= time.time() + 3600
+        assert params["token"] not in done.stderr
+
+    run(scenario)
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--token", "auto"], r"a token carries your chat name: give --name too \(or --token "
+                          r"<token>\)"),
+    (["--name", "jo", "--token", "auto"],
+     r"the token secret 'wschat-nosecret-chat-token-secret' on the local target does not "
+     r"exist yet: create it first \(the authorizer step puts it\), or pass a token"),
+])
+def test_token_auto_that_cannot_mint_is_one_line(chat_stack, args, message) -> None:
+    async def scenario() -> None:
+        async with refusing_server(403) as (url, paths):
+            done = await workshop_chat(url, *args,
+                                       env=cloud_env(chat_stack, prefix="wschat-nosecret"))
+        assert paths == []  # nothing was sent
+        assert done.returncode == 1 and len(done.stderr.splitlines()) == 1, done.stderr
+        assert re.fullmatch(f"workshop chat: {message}", done.stderr.strip()), done.stderr
+
+    run(scenario)
+
+
+def test_a_token_does_not_disturb_a_chat_without_the_authorizer(chat_stack) -> None:
+    async def scenario() -> None:
+        room = ChatRoom(chat_stack.api.url)
+        term = PtyProcess(["chat", chat_stack.api.url, "--name", "pia", "--token", "v1.x.1.y"])
+        try:
+            quinn = await room.join("quinn", token="v1.x.1.y")
+            await term.expect(r"connected to ws://\S+ as pia ")
+            await frame_of(quinn, "presence", event="join", name="pia")
+            term.type("tokens are ignored here\n")
+            await frame_of(quinn, "message", **{"from": "pia", "text": "tokens are ignored here"})
+            term.type("\x04")
+            assert await term.wait() == 0, term.output
+            assert "v1.x.1.y" not in term.output
+        finally:
+            term.close()
+            await room.close()
+
+    run(scenario)
+
+
+def test_browser_page_gets_a_minted_token_in_its_fragment(chat_stack, token_secret) -> None:
+    env = {**cloud_env(chat_stack), "BROWSER": "/bin/true"}
+    done = subprocess.run([*WORKSHOP, "chat", "--name", "olga", "--browser", "--token", "auto"],
+                          env={**os.environ, **env}, capture_output=True, text=True,
+                          timeout=WAIT_S)
+    assert done.returncode == 0, done.stderr
+    page = done.stdout.strip().removeprefix("chat page: ")
+    address, fragment = page.split("#", 1)
+    assert address.endswith("&name=olga") and "token" not in address
+    claims = tokens.token_format().verify(
+        token_secret, dict(urllib.parse.parse_qsl(fragment))["token"], time.time())
+    assert claims.name == "olga"
+    assert claims.expires_at > time.time() + 7 * 3600  # the page reconnects all day with it

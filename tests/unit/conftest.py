@@ -13,6 +13,7 @@ import importlib.util
 import json
 import sys
 import threading
+import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,9 @@ API_ID = "a1b2c3d4e5"  # the apiId of every event in tests/events
 STAGE = "prod"
 ENDPOINT = f"https://{API_ID}.execute-api.{REGION}.amazonaws.com/{STAGE}"
 FUNCTIONS = ("connect", "disconnect", "broadcast")
+SECRET_PARAMETER = "wschat-chat-token-secret"
+# 43 characters, like tokens.new_secret(): long enough to be an HMAC-SHA256 key.
+SECRET = "s3cr3t-0nly-the-authorizer-and-the-minter-know"
 
 
 @dataclass
@@ -254,6 +258,40 @@ def chat(ddb):
     )
     common._executor.shutdown(wait=True)
     for name in ("chat_common", *(f"{n}_app" for n in FUNCTIONS)):
+        sys.modules.pop(name, None)
+
+
+@pytest.fixture
+def authorizer(monkeypatch):
+    """The authorizer imported fresh inside moto, with its secret in SSM (a SecureString, as
+    the workshop puts it) and a CallRecorder on its SSM client; ``sign(name, ttl_s)`` makes
+    a token with the same secret."""
+    with mock_aws():
+        ssm = boto3.client("ssm", region_name=REGION)
+        ssm.put_parameter(Name=SECRET_PARAMETER, Value=SECRET, Type="SecureString")
+        monkeypatch.setenv("SECRET_PARAMETER", SECRET_PARAMETER)
+        monkeypatch.syspath_prepend(str(LAMBDA_SRC / "authorizer"))
+        sys.modules.pop("chat_token", None)
+        app = _import_fresh("authorizer_app", LAMBDA_SRC / "authorizer" / "app.py")
+        imported_without_client = app._ssm is None and app._secret is None
+        recorder = CallRecorder()
+        recorder.attach(app._ssm_client())
+
+        def sign(name: str, ttl_s: int = 3600, secret: str = SECRET) -> str:
+            return app.chat_token.sign(secret, name, int(time.time()) + ttl_s)
+
+        def request(token: str | None = None, **query) -> dict:
+            event = load_event("authorizer_request")
+            params = {**({"token": token} if token is not None else {}), **query}
+            event["queryStringParameters"] = params or None
+            event["multiValueQueryStringParameters"] = (
+                {k: [v] for k, v in params.items()} or None)
+            return event
+
+        yield SimpleNamespace(app=app, ssm=ssm, recorder=recorder, sign=sign, request=request,
+                              secret=SECRET, parameter=SECRET_PARAMETER,
+                              imported_without_client=imported_without_client)
+    for name in ("authorizer_app", "chat_token"):
         sys.modules.pop(name, None)
 
 

@@ -105,3 +105,98 @@ def test_dynamodb_failure_is_logged_in_full_and_answered_500(
     assert line["level"] == "ERROR"
     assert "ResourceNotFoundException" in line["error"]
     assert "Traceback" in line["stackTrace"]
+
+
+# --- an API with the chat's authorizer on $connect ----------------------------------------
+#
+# API Gateway passes the authorizer's answer to the $connect integration as
+# requestContext.authorizer: its principalId and the keys of its context, side by side ("For
+# the Lambda proxy integration, API Gateway passes the context object from a Lambda
+# authorizer directly to the backend Lambda function as part of the input event ... by calling
+# $event.requestContext.authorizer.key": "Output from an API Gateway Lambda authorizer").
+# Public captures of WebSocket $connect events also show an integrationLatency key there.
+
+
+def authorized_event(events, authorizer: dict | None, **query) -> dict:
+    event = events.load("connect")
+    event["queryStringParameters"] = query or None
+    event["multiValueQueryStringParameters"] = {k: [v] for k, v in query.items()} or None
+    if authorizer is not None:
+        event["requestContext"]["authorizer"] = authorizer
+    return event
+
+
+def from_the_authorizer(output: dict) -> dict:
+    """requestContext.authorizer as the gateway builds it from an authorizer's output."""
+    return {"principalId": output["principalId"], "integrationLatency": 41,
+            **output.get("context", {})}
+
+
+def test_the_authorizers_name_wins_over_the_query(chat, events, logs, lambda_context):
+    event = authorized_event(events, {"principalId": "alice", "name": "alice",
+                                      "tokenExpiresAt": 1795626000, "integrationLatency": 41},
+                             name="mallory")
+    assert chat.connect.lambda_handler(event, lambda_context) == {"statusCode": 200}
+    assert chat.item(CONNECTION_ID)["name"] == {"S": "alice"}
+    (line,) = [entry for entry in logs() if entry["event"] == "connect"]
+    assert (line["name"], line["authorized"], line["guest"]) == ("alice", True, False)
+
+
+def test_with_an_authorizer_no_query_name_is_needed(chat, events, lambda_context):
+    event = authorized_event(events, {"principalId": "bob", "name": "bob"})
+    assert chat.connect.lambda_handler(event, lambda_context) == {"statusCode": 200}
+    assert chat.item(CONNECTION_ID)["name"] == {"S": "bob"}
+
+
+@pytest.mark.parametrize("query_name", ["x" * 40, "bob\nadmin"])
+def test_with_an_authorizer_a_bad_query_name_is_ignored(chat, events, lambda_context, query_name):
+    event = authorized_event(events, {"principalId": "carol", "name": "carol"},
+                             name=query_name)
+    assert chat.connect.lambda_handler(event, lambda_context) == {"statusCode": 200}
+    assert chat.item(CONNECTION_ID)["name"] == {"S": "carol"}
+
+
+@pytest.mark.parametrize("authorizer", [
+    {"principalId": "dave"},  # an authorizer that does not say the name
+    {"principalId": "dave", "name": ""},
+    {"principalId": "dave", "name": "   "},
+    {"principalId": "dave", "name": 7},
+    {"principalId": "dave", "name": "n" * 33},
+    {"principalId": "dave", "name": "bell\x07"},
+])
+def test_an_authorizer_without_a_usable_name_is_a_500_not_a_guest(
+    chat, events, logs, lambda_context, authorizer
+):
+    event = authorized_event(events, authorizer, name="dave")
+    assert chat.connect.lambda_handler(event, lambda_context) == {"statusCode": 500}
+    assert chat.item(CONNECTION_ID) is None
+    (line,) = [entry for entry in logs() if entry["event"] == "connect_failed"]
+    assert line["level"] == "ERROR" and "'name'" in line["reason"]
+
+
+@pytest.mark.parametrize("authorizer", [None, {}, "alice", ["alice"]])
+def test_no_authorizer_keeps_the_query_name(chat, events, lambda_context, authorizer):
+    event = authorized_event(events, None, name="erin")
+    event["requestContext"]["authorizer"] = authorizer
+    assert chat.connect.lambda_handler(event, lambda_context) == {"statusCode": 200}
+    assert chat.item(CONNECTION_ID)["name"] == {"S": "erin"}
+
+
+def test_authorizer_output_to_connect_to_broadcast(
+    chat, authorizer, events, lambda_context
+):
+    """The chain as the gateway runs it: the authorizer allows a token for "alice", the
+    $connect integration gets its answer, and the broadcast shows the table's name, so a
+    client asking for ?name=mallory still speaks as alice."""
+    request = authorizer.request(authorizer.sign("alice"), name="mallory")
+    output = authorizer.app.lambda_handler(request, lambda_context)
+    assert output["policyDocument"]["Statement"][0]["Effect"] == "Allow"
+    event = authorized_event(events, from_the_authorizer(output), name="mallory",
+                             token=request["queryStringParameters"]["token"])
+    assert chat.connect.lambda_handler(event, lambda_context) == {"statusCode": 200}
+    chat.add("BOB=", "bob", announced=True)
+    chat.broadcast.lambda_handler(
+        events.message(CONNECTION_ID, '{"action": "sendmessage", "message": "hi"}'),
+        lambda_context)
+    (frame,) = [f for f in chat.gateway.frames["BOB="] if f["type"] == "message"]
+    assert frame["from"] == "alice"

@@ -19,11 +19,13 @@ from workshop_utils.packaging import (
     build_zip,
     functions,
     handler_source,
+    render_authorizer_policy,
     render_policy,
     trust_policy,
 )
 
-FUNCTIONS = ["broadcast", "connect", "disconnect"]
+CHAT_FUNCTIONS = ["broadcast", "connect", "disconnect"]  # the ones that import chat_common
+FUNCTIONS = ["authorizer", *CHAT_FUNCTIONS]
 
 
 def entries(data: bytes) -> list[zipfile.ZipInfo]:
@@ -50,12 +52,13 @@ def src_copy(tmp_path, settings):
     return root
 
 
-def test_lists_the_three_functions(settings):
-    """functions() lists broadcast, connect and disconnect, the folders of lambda_src."""
+def test_lists_every_function(settings):
+    """functions() lists every folder of lambda_src with an app.py: the chat's three and the
+    authorizer."""
     assert functions() == FUNCTIONS
 
 
-@pytest.mark.parametrize("function", FUNCTIONS)
+@pytest.mark.parametrize("function", CHAT_FUNCTIONS)
 def test_each_zip_holds_its_app_and_the_shared_code_at_the_root(function, settings):
     """A function's zip holds exactly its app.py and the shared chat_common.py, byte for byte, at
     the root where Lambda's import finds them."""
@@ -83,6 +86,26 @@ def test_zips_are_deterministic(function, src_copy):
         assert info.date_time == (1980, 1, 1, 0, 0, 0)
         assert info.external_attr >> 16 == 0o100644
         assert info.compress_type == zipfile.ZIP_DEFLATED
+
+
+def test_the_authorizers_zip_holds_only_its_own_code(settings):
+    """It imports nothing from shared/: no chat_common, so no DynamoDB client, no thread
+    pool and no fan-out code in the function that runs on every handshake."""
+    archive = zipfile.ZipFile(io.BytesIO(build_zip("authorizer")))
+    assert archive.namelist() == ["app.py", "chat_token.py"]
+    for name in archive.namelist():
+        assert archive.read(name) == (settings.lambda_src / "authorizer" / name).read_bytes()
+
+
+def test_shared_modules_come_when_imported_directly_or_through_another(src_copy):
+    (src_copy / "shared" / "unused_helper.py").write_text("X = 1\n")
+    (src_copy / "shared" / "chat_extra.py").write_text("import chat_common\n")
+    (src_copy / "authorizer" / "app.py").write_text(
+        "from chat_extra import thing\n\ndef lambda_handler(event, context):\n    pass\n")
+    assert [i.filename for i in entries(build_zip("authorizer", src_copy))] == [
+        "app.py", "chat_common.py", "chat_extra.py", "chat_token.py"]
+    assert [i.filename for i in entries(build_zip("connect", src_copy))] == [
+        "app.py", "chat_common.py"]
 
 
 def test_clutter_is_left_out(src_copy):
@@ -177,6 +200,39 @@ def test_render_policy_refuses_values_that_would_widen_or_break_it(overrides):
               "api_id": "abc", "stage": "prod", "function_prefix": "wschat", **overrides}
     with pytest.raises(ValueError, match="is not a valid value"):
         render_policy(**values)
+
+
+def test_render_authorizer_policy_fills_every_placeholder(settings):
+    template = (settings.lambda_src / "authorizer-policy.json").read_text()
+    placeholders = set(__import__("re").findall(r"\$\{(\w+)\}", template))
+    assert placeholders == {"Region", "AccountId", "ParameterName", "FunctionName"}
+    policy = render_authorizer_policy("eu-west-3", "210987654321", "me-chat-token-secret",
+                                      "me-authorizer")
+    text = json.dumps(policy)
+    assert "${" not in text
+    for value in ("arn:aws:ssm:eu-west-3:210987654321:parameter/me-chat-token-secret",
+                  "arn:aws:logs:eu-west-3:210987654321:log-group:/aws/lambda/me-authorizer"):
+        assert value in text
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"region": "*"},
+        {"account_id": "12345678901x"},
+        {"parameter_name": "me-*"},
+        {"parameter_name": "/me/chat-token-secret"},  # a path: its ARN has another form
+        {"parameter_name": ""},
+        {"function_name": "me-*"},
+        {"function_name": 'x", "Resource": "*'},
+    ],
+)
+def test_render_authorizer_policy_refuses_values_that_would_widen_or_break_it(overrides):
+    values = {"region": "us-east-1", "account_id": "123456789012",
+              "parameter_name": "wschat-chat-token-secret", "function_name": "wschat-authorizer",
+              **overrides}
+    with pytest.raises(ValueError, match="is not a valid value"):
+        render_authorizer_policy(**values)
 
 
 def test_trust_policy_is_the_file(settings):

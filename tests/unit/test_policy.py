@@ -16,7 +16,7 @@ from urllib.parse import unquote, urlsplit
 import boto3
 import pytest
 
-from workshop_utils.packaging import render_policy, trust_policy
+from workshop_utils.packaging import render_authorizer_policy, render_policy, trust_policy
 
 PREFIX = "wschat"
 
@@ -272,3 +272,105 @@ def test_the_role_trusts_lambda_only():
         "Principal": {"Service": "lambda.amazonaws.com"},
         "Action": "sts:AssumeRole",
     }
+
+
+# --- the authorizer's own role: lambda_src/authorizer-policy.json ------------------------
+
+SECRET_PARAMETER = "wschat-chat-token-secret"
+
+
+@pytest.fixture
+def authorizer_policy(settings) -> dict:
+    return render_authorizer_policy(
+        region=settings.region, account_id=settings.account_id,
+        parameter_name=SECRET_PARAMETER, function_name=f"{PREFIX}-authorizer",
+    )
+
+
+def parameter_arn(settings, name: str = SECRET_PARAMETER) -> str:
+    """The ARN IAM checks for ssm:GetParameter on a parameter whose name has no "/"."""
+    return f"arn:aws:ssm:{settings.region}:{settings.account_id}:parameter/{name}"
+
+
+def authorizer_static_calls(lambda_src) -> set[tuple[str, str]]:
+    """(service, operation) of every AWS call the authorizer's code can make: the services of
+    its ``boto3.client("…")`` calls, and those clients' methods that the code calls."""
+    trees = [ast.parse(p.read_text(encoding="utf-8"))
+             for p in (lambda_src / "authorizer").glob("*.py")]
+    calls = [n for tree in trees for n in ast.walk(tree)
+             if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)]
+    services = {c.args[0].value for c in calls
+                if c.func.attr == "client" and c.args and isinstance(c.args[0], ast.Constant)}
+    methods = {}
+    for service in services:
+        client = boto3.client(service, region_name="us-east-1")
+        for method, operation in client.meta.method_to_api_mapping.items():
+            methods[method] = (service, operation)
+    return {methods[c.func.attr] for c in calls if c.func.attr in methods}
+
+
+def test_every_authorizer_call_is_allowed(authorizer, lambda_context, authorizer_policy,
+                                          settings):
+    authorizer.app.lambda_handler(authorizer.request(authorizer.sign("alice")), lambda_context)
+    authorizer.app.lambda_handler(authorizer.request("v1.x.1.y"), lambda_context)
+    recorded = {(c.service, c.operation) for c in authorizer.recorder.calls}
+    assert recorded == authorizer_static_calls(settings.lambda_src) == {("ssm", "GetParameter")}
+    for call in authorizer.recorder.calls:
+        assert call.params["Name"] == SECRET_PARAMETER
+        assert allows(authorizer_policy, "ssm:GetParameter", parameter_arn(settings))
+
+
+def test_the_authorizer_can_write_only_its_own_logs(authorizer_policy, settings):
+    logs_arn = f"arn:aws:logs:{settings.region}:{settings.account_id}:log-group:/aws/lambda/"
+    stream = ":log-stream:2026/11/25/[$LATEST]0123456789abcdef0123456789abcdef"
+    assert allows(authorizer_policy, "logs:CreateLogGroup", f"{logs_arn}{PREFIX}-authorizer")
+    for action in ("logs:CreateLogStream", "logs:PutLogEvents"):
+        assert allows(authorizer_policy, action, f"{logs_arn}{PREFIX}-authorizer{stream}")
+        assert not allows(authorizer_policy, action, f"{logs_arn}{PREFIX}-connect{stream}")
+        assert not allows(authorizer_policy, action,
+                          f"{logs_arn}{PREFIX}-authorizer-other{stream}")
+
+
+@pytest.mark.parametrize(("action", "resource"), [
+    ("ssm:GetParameter", "arn:aws:ssm:us-east-1:123456789012:parameter/wschat2-chat-token-secret"),
+    ("ssm:GetParameter", "arn:aws:ssm:us-east-1:123456789012:parameter/wschat-chat-token-secret2"),
+    ("ssm:GetParameter", "arn:aws:ssm:eu-west-1:123456789012:parameter/wschat-chat-token-secret"),
+    ("ssm:GetParameters", "arn:aws:ssm:us-east-1:123456789012:parameter/wschat-chat-token-secret"),
+    ("ssm:PutParameter", "arn:aws:ssm:us-east-1:123456789012:parameter/wschat-chat-token-secret"),
+    ("ssm:GetParametersByPath", "arn:aws:ssm:us-east-1:123456789012:parameter/"),
+    ("dynamodb:Scan", "arn:aws:dynamodb:us-east-1:123456789012:table/wschat-connections"),
+    ("execute-api:ManageConnections",
+     "arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/prod/POST/@connections/X="),
+    ("kms:Decrypt", "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"),
+])
+def test_what_the_authorizer_does_not_need_is_denied(authorizer_policy, action, resource):
+    assert not allows(authorizer_policy, action, resource)
+
+
+def test_the_authorizer_policy_is_nothing_broader(authorizer_policy, settings):
+    for statement in authorizer_policy["Statement"]:
+        assert statement["Effect"] == "Allow"
+        actions, resources = _as_list(statement["Action"]), _as_list(statement["Resource"])
+        assert all("*" not in action for action in actions)
+        services = {action.split(":")[0] for action in actions}
+        assert len(services) == 1
+        if services == {"ssm"}:
+            assert actions == ["ssm:GetParameter"]
+            assert resources == [parameter_arn(settings)]  # one parameter, no wildcard
+        else:
+            assert services == {"logs"}
+            assert all(r.split(":log-group:")[1].rstrip(":*") == f"/aws/lambda/{PREFIX}-authorizer"
+                       for r in resources)
+
+
+def test_the_chat_functions_cannot_read_the_signing_secret(policy, settings):
+    """Whoever reads the secret can mint a token for any name: the chat's role cannot."""
+    assert not allows(policy, "ssm:GetParameter", parameter_arn(settings))
+
+
+def test_the_authorizer_policy_is_a_valid_iam_document(authorizer_policy):
+    from moto import mock_aws
+
+    with mock_aws():
+        iam = boto3.client("iam", region_name="us-east-1")
+        iam.create_policy(PolicyName="authorizer", PolicyDocument=json.dumps(authorizer_policy))

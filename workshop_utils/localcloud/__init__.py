@@ -7,6 +7,7 @@ and where each piece lives, is told in ARCHITECTURE.md at the root of the reposi
 """
 
 from .chatpage import PAGE_FILE as CHAT_PAGE_FILE
+from .chatpage import page_query as chat_page_query
 from .chatpage import page_url as chat_page_url
 from .lifecycle import LocalCloudError, start, status, stop
 from .settings import CloudSettings, GatewayLimits, default_home
@@ -18,6 +19,7 @@ __all__ = [
     "GatewayLimits",
     "LocalCloud",
     "LocalCloudError",
+    "chat_page_query",
     "chat_page_url",
     "default_home",
     "start",

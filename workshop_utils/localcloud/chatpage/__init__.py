@@ -5,6 +5,10 @@ step). It takes the stage's WebSocket URL and a name as query parameters
 (``?url=ws://…&name=alice``), so the same page talks to a real AWS stage (``wss://…``) too;
 without them it asks for both. ``workshop chat --browser`` opens it with both filled in.
 
+A token for a chat with the authorizer goes in the fragment (``#token=…``): browsers never
+send a fragment to the server, so it is in no request line or server log; the page takes it
+out of the address bar at once and adds it to the WebSocket URL only.
+
 This module is what the learner's side needs (the page's address and its file); serving it is
 :mod:`.responses`.
 """
@@ -25,10 +29,18 @@ CONTENT_TYPES = {
 }
 
 
-def page_url(aws_endpoint: str, websocket_url: str | None = None, name: str | None = None) -> str:
-    """The page's address on a local cloud, with the stage URL and the name filled in."""
+def page_query(websocket_url: str | None = None, name: str | None = None,
+               token: str | None = None) -> str:
+    """``?url=…&name=…#token=…``, each part only when given."""
     query = {k: v for k, v in (("url", websocket_url), ("name", name)) if v}
-    return aws_endpoint.rstrip("/") + PAGE_PATH + (f"?{urlencode(query)}" if query else "")
+    return (f"?{urlencode(query)}" if query else "") + (
+        f"#{urlencode({'token': token})}" if token else "")
+
+
+def page_url(aws_endpoint: str, websocket_url: str | None = None, name: str | None = None,
+             token: str | None = None) -> str:
+    """The page's address on a local cloud, with the stage URL, the name and the token."""
+    return aws_endpoint.rstrip("/") + PAGE_PATH + page_query(websocket_url, name, token)
 
 
 def static_files() -> dict[str, Path]:

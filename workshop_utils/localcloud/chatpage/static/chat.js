@@ -4,6 +4,12 @@
 // once open, send {"action": "sendmessage", "message": text}. Frames received: type "message",
 // "presence", "welcome" or "error", and API Gateway's own {"message": "Forbidden", ...}.
 //
+// A chat with the authorizer also wants &token=<token> (the name is then the token's). The page
+// takes a token from its #token= fragment (what `workshop chat --browser` writes; a fragment
+// never reaches a server) or ?token=, removes it from the address bar at once, keeps it in
+// memory only, and puts it in the WebSocket URL and nowhere else: never on the page, never
+// in the console.
+//
 // Everything a peer sent is put in the page with textContent, never as HTML.
 "use strict";
 
@@ -21,6 +27,13 @@
 
   const $ = (id) => document.getElementById(id);
   const params = new URLSearchParams(window.location.search);
+  const fragment = new URLSearchParams(window.location.hash.slice(1));
+  const linkToken = fragment.get("token") || params.get("token") || "";
+  if (fragment.has("token") || params.has("token")) {
+    params.delete("token"); // out of the address bar, the history and any copied link
+    const rest = params.toString();
+    window.history.replaceState(null, "", window.location.pathname + (rest ? `?${rest}` : ""));
+  }
   const keepAliveS = Math.min(540, Math.max(1, Number(params.get("keepalive")) || KEEPALIVE_DEFAULT_S));
 
   const ui = {
@@ -29,6 +42,7 @@
     joinForm: $("join-form"),
     urlInput: $("url-input"),
     nameInput: $("name-input"),
+    tokenInput: $("token-input"),
     joinError: $("join-error"),
     chat: $("chat"),
     messages: $("messages"),
@@ -46,7 +60,7 @@
   const detail = document.createElement("span");
   ui.stateText.after(countdown, detail);
 
-  let config = null; // {url, name}
+  let config = null; // {url, name, token}
   let ws = null;
   let everOpened = false;
   let leaving = false;
@@ -162,6 +176,8 @@
       addText("presence", `${String(data.name ?? "?")} ${verb}`, data.at);
     } else if (data.type === "welcome") {
       // Our own join acknowledged, once per connection, with who else is here.
+      // With a token the chat's name for us is the token's: take it from here on.
+      if (typeof data.name === "string" && data.name) config.name = data.name;
       const online = Array.isArray(data.online) ? data.online.map(String) : [];
       const here = online.length ? `here: ${online.join(", ")}` : "nobody else is here yet";
       addText("presence", `welcome, ${String(data.name ?? config.name)} (${here})`, data.at);
@@ -189,6 +205,8 @@
     leaving = false;
     const target = new URL(config.url);
     target.searchParams.set("name", config.name);
+    if (config.token) target.searchParams.set("token", config.token);
+    else target.searchParams.delete("token");
     setState("connecting", failures ? `connecting, attempt ${failures + 1}` : "connecting");
     let sock;
     try {
@@ -237,8 +255,8 @@
       addText(
         "error",
         `could not connect to ${config.url}: the server refused the connection (an unknown ` +
-          "API or stage, or a name it does not accept) or cannot be reached. Check the URL " +
-          "and the name, then press Join again.",
+          "API or stage, a name it does not accept, or a missing or expired token) or cannot " +
+          "be reached. Check the URL, the name and the token, then press Join again.",
       );
       offerRejoin();
       return;
@@ -283,11 +301,12 @@
 
   // --- the two forms ---
 
-  function begin(url, name) {
-    config = { url: url.trim(), name: name.trim() };
+  function begin(url, name, token) {
+    config = { url: url.trim(), name: name.trim(), token: token.trim() };
     const query = new URLSearchParams(window.location.search);
     query.set("url", config.url);
     query.set("name", config.name);
+    query.delete("token");
     window.history.replaceState(null, "", `${window.location.pathname}?${query}`);
     document.title = `${config.name} — WebSocket chat`;
     ui.joinForm.hidden = true;
@@ -322,7 +341,8 @@
       showForm(url, name, badUrl || badName, badUrl ? ui.urlInput : ui.nameInput);
       return;
     }
-    begin(url, name);
+    begin(url, name, ui.tokenInput.value || linkToken);
+    ui.tokenInput.value = ""; // the token lives in memory only from here on
   });
 
   ui.sendForm.addEventListener("submit", (event) => {
@@ -370,7 +390,7 @@
   const badUrl = url ? urlProblem(url) : null;
   const badName = name ? nameProblem(name) : null;
   if (url && name && !badUrl && !badName) {
-    begin(url, name);
+    begin(url, name, linkToken);
   } else {
     showForm(url, name, badUrl || badName, badUrl ? ui.urlInput : badName ? ui.nameInput : null);
   }

@@ -27,6 +27,12 @@ CLOCKS = {"monotonic", "perf_counter"}  # time.monotonic(), time.perf_counter()
 SLEEPS = {"sleep"}  # time.sleep, asyncio.sleep
 TIMEOUT_CALLS = {"timeout"}  # asyncio.timeout
 WAITS = {"join", "wait"}  # Thread.join(5), Popen.wait(5)
+# A lifetime (a token's ``ttl_s``) is not a wait: it is compared with the wall clock when the
+# thing is checked, and nothing sleeps on it. One of a minute or more outlasts any step of a
+# test on any machine, so it needs no unit; a shorter one could run out while a slow machine
+# works, which makes it a hidden deadline, and it is checked like any other duration.
+LIFETIME_NAME = re.compile(r"(?i)ttl")
+LONG_LIFETIME = 60  # seconds; a threshold the checker compares with, not a wait
 
 # Named exceptions, each with its reason: (module, test) -> why a bare number is right there.
 EXEMPT = {
@@ -36,6 +42,8 @@ EXEMPT = {
         "AWS's quotas, compared as values: nothing waits on them",
     ("integration/test_deployments.py", "test_deployment_is_a_snapshot_until_redeployed"):
         "a setting read back from a stored deployment: nothing waits on it",
+    ("unit/test_handlers_authorizer.py", "test_the_sdk_timeouts_fit_in_the_functions_time"):
+        "botocore's own backoff bound added to its settings, compared as values: nothing waits",
 }
 
 
@@ -64,6 +72,20 @@ def is_literal(node: ast.AST | None) -> bool:
     if isinstance(node, ast.BinOp):
         return is_literal(node.left) and is_literal(node.right)
     return False
+
+
+def is_long_lifetime(name: str, value: ast.AST) -> bool:
+    """``ttl_s=3600``: a lifetime of at least a minute, written out (see LIFETIME_NAME)."""
+    if not (LIFETIME_NAME.search(name) and is_literal(value)):
+        return False
+    seconds = eval(compile(ast.Expression(value), "<literal>", "eval"))  # numbers and + - * /
+    return seconds >= LONG_LIFETIME
+
+
+def is_duration(name: str, value: ast.AST | None) -> bool:
+    """A duration's name holding a number written out, and not a long lifetime."""
+    return bool(DURATION_NAME.search(name)) and is_literal(value) and not is_long_lifetime(
+        name, value)
 
 
 def called_name(call: ast.Call) -> str:
@@ -105,8 +127,7 @@ def literal_waits(tree: ast.Module) -> Iterator[tuple[int, str]]:
             if name == "create_connection" and len(args) > 1 and is_literal(args[1]):
                 yield node.lineno, f"create_connection(..., {ast.unparse(args[1])})"
             for keyword in node.keywords:
-                if keyword.arg and DURATION_NAME.search(keyword.arg) and is_literal(
-                        keyword.value):
+                if keyword.arg and is_duration(keyword.arg, keyword.value):
                     yield node.lineno, f"{keyword.arg}={ast.unparse(keyword.value)}"
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             arguments = node.args
@@ -116,11 +137,11 @@ def literal_waits(tree: ast.Module) -> Iterator[tuple[int, str]]:
             pairs += [(a, d) for a, d in zip(arguments.kwonlyargs, arguments.kw_defaults,
                                              strict=True) if d]
             for arg, default in pairs:
-                if DURATION_NAME.search(arg.arg) and is_literal(default):
+                if is_duration(arg.arg, default):
                     yield node.lineno, f"{node.name}({arg.arg}={ast.unparse(default)})"
         elif isinstance(node, ast.Assign) and is_literal(node.value):
             for target in node.targets:
-                if isinstance(target, ast.Name) and DURATION_NAME.search(target.id):
+                if isinstance(target, ast.Name) and is_duration(target.id, node.value):
                     yield node.lineno, f"{target.id} = {ast.unparse(node.value)}"
         elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add) and (
                 reads_a_clock(node.left) and is_literal(node.right)
@@ -195,8 +216,9 @@ def test_every_wait_is_written_in_the_time_unit(path: Path) -> None:
 
 
 def test_the_checker_finds_each_kind_of_literal_wait() -> None:
-    """Each form of a wait the checker knows, written as a bare number, is reported, and the
-    same waits written in the unit are not."""
+    """Each form of a wait the checker knows, written as a bare number, is reported (a token
+    lifetime under a minute included), and the same waits written in the unit are not, nor
+    lifetimes of a minute or more."""
     bare = ast.parse("""
 import asyncio, select, socket, time
 WAIT_S = 15.0
@@ -216,9 +238,10 @@ async def scenario(ws, thread, proc, sock):
     socket.create_connection(address, 5)
     deadline = time.monotonic() + 10
     assert time.monotonic() - started < 2.5
+    mint_token(SECRET, "alice", ttl_s=5)
 """)
     reported = [what for _, what in literal_waits(bare)]
-    assert len(reported) == 18, reported
+    assert len(reported) == 19, reported
     scaled = ast.parse("""
 import asyncio, time
 from tests.timing import SECOND
@@ -234,6 +257,9 @@ async def scenario(ws, thread):
     deadline = time.monotonic() + WAIT_S
     assert time.monotonic() - started < 2.5 * SECOND
     assert ", ".join(["a", "b"]) and sorted([3, 1]) == [1, 3]
+    mint_token(SECRET, "alice", ttl_s=60)
+    TOKEN_TTL_S = 24 * 3600
+def sign(name, ttl_s=3600): ...
 """)
     assert list(literal_waits(scaled)) == []
 

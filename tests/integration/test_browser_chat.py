@@ -455,6 +455,8 @@ async def assert_token_went_to_the_socket_only(page: ChatPage, watched: Watched)
 
 
 def test_a_token_in_the_fragment_goes_to_the_websocket_only(chat_stack) -> None:
+    """A token in the page's fragment goes into the WebSocket URL only, and again when the page
+    reconnects after the server closed it."""
     cloud, target, api = chat_stack
 
     async def scenario(browser: Any) -> None:
@@ -478,6 +480,8 @@ def test_a_token_in_the_fragment_goes_to_the_websocket_only(chat_stack) -> None:
 
 
 def test_a_token_in_the_query_is_taken_out_of_the_address_bar(chat_stack) -> None:
+    """A token given in the page's query is sent on the WebSocket and taken out of the address
+    bar."""
     cloud, _, api = chat_stack
 
     async def scenario(browser: Any) -> None:
@@ -490,6 +494,8 @@ def test_a_token_in_the_query_is_taken_out_of_the_address_bar(chat_stack) -> Non
 
 
 def test_the_form_takes_a_token_and_forgets_the_field(chat_stack) -> None:
+    """A token typed in the form's password field is sent on the WebSocket and kept nowhere on the
+    page."""
     cloud, _, api = chat_stack
 
     async def scenario(browser: Any) -> None:
@@ -507,6 +513,7 @@ def test_the_form_takes_a_token_and_forgets_the_field(chat_stack) -> None:
 
 
 def test_without_a_token_the_websocket_url_has_none(chat_stack) -> None:
+    """Without a token the page's WebSocket URL carries only the name."""
     cloud, _, api = chat_stack
 
     async def scenario(browser: Any) -> None:

@@ -309,6 +309,8 @@ def token_secret(chat_stack) -> str:
 
 
 def test_a_given_token_is_sent_and_never_printed() -> None:
+    """workshop chat --token sends the token in the URL, and its refusal is one line with the fix
+    that never prints the token."""
     token = "v1.c2VjcmV0aXNo.1795622460.c2lnbmF0dXJl"
 
     async def scenario() -> None:
@@ -325,6 +327,7 @@ def test_a_given_token_is_sent_and_never_printed() -> None:
 
 
 def test_a_chat_that_wants_a_token_says_how_to_get_one() -> None:
+    """A 401 from a chat with an authorizer is one line saying to pass --token or --token auto."""
     async def scenario() -> None:
         async with refusing_server(401) as (url, paths):
             done = await workshop_chat(url, "--name", "ivy")
@@ -339,6 +342,8 @@ def test_a_chat_that_wants_a_token_says_how_to_get_one() -> None:
 
 
 def test_token_auto_mints_from_the_targets_secret(chat_stack, token_secret) -> None:
+    """--token auto mints a token for --name from the target's SSM secret, valid for an hour, and
+    never prints it."""
     async def scenario() -> None:
         async with refusing_server(403) as (url, paths):
             before = time.time()
@@ -363,6 +368,8 @@ def test_token_auto_mints_from_the_targets_secret(chat_stack, token_secret) -> N
      r"exist yet: create it first \(the authorizer step puts it\), or pass a token"),
 ])
 def test_token_auto_that_cannot_mint_is_one_line(chat_stack, args, message) -> None:
+    """--token auto without --name, or without the secret, is one line saying why and sends
+    nothing."""
     async def scenario() -> None:
         async with refusing_server(403) as (url, paths):
             done = await workshop_chat(url, *args,
@@ -375,6 +382,8 @@ def test_token_auto_that_cannot_mint_is_one_line(chat_stack, args, message) -> N
 
 
 def test_a_token_does_not_disturb_a_chat_without_the_authorizer(chat_stack) -> None:
+    """A token sent to a chat without the authorizer changes nothing: the chat works and the token
+    is not printed."""
     async def scenario() -> None:
         room = ChatRoom(chat_stack.api.url)
         term = PtyProcess(["chat", chat_stack.api.url, "--name", "pia", "--token", "v1.x.1.y"])
@@ -395,6 +404,8 @@ def test_a_token_does_not_disturb_a_chat_without_the_authorizer(chat_stack) -> N
 
 
 def test_browser_page_gets_a_minted_token_in_its_fragment(chat_stack, token_secret) -> None:
+    """workshop chat --browser --token auto writes a minted token, valid for the day, in the page's
+    fragment only."""
     env = {**cloud_env(chat_stack), "BROWSER": "/bin/true"}
     done = subprocess.run([*WORKSHOP, "chat", "--name", "olga", "--browser", "--token", "auto"],
                           env={**os.environ, **env}, capture_output=True, text=True,

@@ -58,6 +58,8 @@ def deny_reason(logs) -> str:
 
 
 def test_a_valid_token_is_allowed_on_exactly_the_method_arn(authorizer, logs, lambda_context):
+    """A valid token is allowed on exactly the event's methodArn, with the name and expiry in a
+    context of scalars and one INFO log line."""
     event = authorizer.request(authorizer.sign("alice"))
     before = int(time.time())
     output = authorizer.app.lambda_handler(event, lambda_context)
@@ -77,6 +79,7 @@ def test_a_valid_token_is_allowed_on_exactly_the_method_arn(authorizer, logs, la
 
 
 def test_the_resource_is_the_events_own_method_arn(authorizer, lambda_context):
+    """The Allow statement's resource is whatever methodArn the event carries, not a fixed one."""
     event = authorizer.request(authorizer.sign("bob"))
     event["methodArn"] = "arn:aws:execute-api:eu-west-3:210987654321:zz9yy8xx7w/dev/$connect"
     output = authorizer.app.lambda_handler(event, lambda_context)
@@ -86,6 +89,8 @@ def test_the_resource_is_the_events_own_method_arn(authorizer, lambda_context):
 
 @pytest.mark.parametrize("name", ["a" * 32, "zoë", "Ana María", "李小龍", "🦊 fox"])
 def test_every_name_the_chat_accepts_can_be_in_a_token(authorizer, lambda_context, name):
+    """Every name the chat accepts, up to 32 characters and non-ASCII included, round-trips through
+    a token no longer than the limit."""
     output = authorizer.app.lambda_handler(authorizer.request(authorizer.sign(name)),
                                            lambda_context)
     assert (output["principalId"], output["context"]["name"]) == (name, name)
@@ -94,12 +99,14 @@ def test_every_name_the_chat_accepts_can_be_in_a_token(authorizer, lambda_contex
 
 @pytest.mark.parametrize("seconds_ago", [0, 1, 86400])
 def test_an_expired_token_is_denied(authorizer, logs, lambda_context, seconds_ago):
+    """A token whose expiry is now or past is denied, logged as expired."""
     token = forge(authorizer.secret, b64(b"alice"), str(int(time.time()) - seconds_ago))
     assert denied(authorizer.app.lambda_handler(authorizer.request(token), lambda_context))
     assert deny_reason(logs) == "token expired"
 
 
 def test_a_forged_signature_is_denied(authorizer, logs, lambda_context):
+    """A token with one character of its signature changed is denied as a bad signature."""
     good = authorizer.sign("alice")
     head, signature = good.rsplit(".", 1)
     flipped = ("A" if signature[0] != "A" else "B") + signature[1:]
@@ -109,6 +116,7 @@ def test_a_forged_signature_is_denied(authorizer, logs, lambda_context):
 
 
 def test_another_name_under_a_valid_signature_is_denied(authorizer, logs, lambda_context):
+    """Another name under a valid token's signature is denied as a bad signature."""
     _, name, expires, signature = authorizer.sign("alice").split(".")
     token = f"v1.{b64(b'mallory')}.{expires}.{signature}"
     assert denied(authorizer.app.lambda_handler(authorizer.request(token), lambda_context))
@@ -116,6 +124,7 @@ def test_another_name_under_a_valid_signature_is_denied(authorizer, logs, lambda
 
 
 def test_a_later_expiry_under_a_valid_signature_is_denied(authorizer, logs, lambda_context):
+    """A later expiry under a valid token's signature is denied as a bad signature."""
     _, name, expires, signature = authorizer.sign("alice").split(".")
     token = f"v1.{name}.{int(expires) + 86400}.{signature}"
     assert denied(authorizer.app.lambda_handler(authorizer.request(token), lambda_context))
@@ -123,12 +132,15 @@ def test_a_later_expiry_under_a_valid_signature_is_denied(authorizer, logs, lamb
 
 
 def test_a_token_signed_with_another_secret_is_denied(authorizer, logs, lambda_context):
+    """A token signed with another secret is denied as a bad signature."""
     token = authorizer.sign("alice", secret="an-entirely-different-secret-of-43-chars!!")
     assert denied(authorizer.app.lambda_handler(authorizer.request(token), lambda_context))
     assert deny_reason(logs) == "bad signature"
 
 
 def test_after_the_secret_changes_old_tokens_are_denied(authorizer, logs, lambda_context):
+    """Once the secret changes, a new execution environment denies tokens signed with the old
+    one."""
     old = authorizer.sign("alice")
     authorizer.ssm.put_parameter(Name=authorizer.parameter, Value="n" * 40,
                                  Type="SecureString", Overwrite=True)
@@ -186,6 +198,8 @@ MALFORMED = [
 def test_malformed_tokens_are_denied_with_a_clear_reason(
     authorizer, logs, lambda_context, token_of, reason
 ):
+    """Each malformed token is denied for anonymous, with a reason in the log that says what is
+    wrong with it."""
     token = token_of(authorizer.secret)
     output = authorizer.app.lambda_handler(authorizer.request(token), lambda_context)
     assert denied(output)
@@ -196,6 +210,8 @@ def test_malformed_tokens_are_denied_with_a_clear_reason(
 @pytest.mark.parametrize("query", ["absent", None, {}, {"token": ""}, {"name": "alice"},
                                    {"token": None}])
 def test_no_token_is_denied_without_reading_the_secret(authorizer, logs, lambda_context, query):
+    """A request without a token, however the query is absent or empty, is denied without a call to
+    SSM."""
     event = authorizer.request()
     if query != "absent":
         event["queryStringParameters"] = query
@@ -208,6 +224,7 @@ def test_no_token_is_denied_without_reading_the_secret(authorizer, logs, lambda_
 
 
 def test_two_tokens_are_denied(authorizer, logs, lambda_context):
+    """A request with two token parameters is denied, even when one of them is valid."""
     event = authorizer.request(authorizer.sign("alice"))
     event["multiValueQueryStringParameters"]["token"] = [authorizer.sign("mallory"),
                                                          authorizer.sign("alice")]
@@ -220,11 +237,13 @@ def test_two_tokens_are_denied(authorizer, logs, lambda_context):
 def test_an_event_without_a_method_arn_is_denied_everywhere(
     authorizer, logs, lambda_context, event
 ):
+    """An event without a usable $connect methodArn is denied on every resource."""
     assert denied(authorizer.app.lambda_handler(event, lambda_context), resource="*")
     assert deny_reason(logs) == "no methodArn"
 
 
 def test_the_secret_is_read_lazily_and_once_per_environment(authorizer, lambda_context):
+    """Importing the function reads nothing; three invocations read the secret once, decrypted."""
     assert authorizer.imported_without_client  # importing the module made no client, read nothing
     for name in ("alice", "bob", "carol"):
         output = authorizer.app.lambda_handler(authorizer.request(authorizer.sign(name)),
@@ -235,6 +254,8 @@ def test_the_secret_is_read_lazily_and_once_per_environment(authorizer, lambda_c
 
 
 def test_the_sdk_timeouts_fit_in_the_functions_time(authorizer):
+    """The SSM client's attempts times its connect and read timeouts, plus the backoff before its
+    one retry, fit in the function's 10 s."""
     config = authorizer.app._ssm_client().meta.config
     attempts = config.retries["total_max_attempts"]  # the first attempt included
     assert attempts == 2
@@ -252,6 +273,8 @@ def test_the_sdk_timeouts_fit_in_the_functions_time(authorizer):
 def test_no_usable_secret_means_deny_and_a_logged_reason(
     authorizer, logs, lambda_context, monkeypatch, change, reason
 ):
+    """A deleted, plain, too short or unnamed secret denies every token and logs an ERROR saying
+    which."""
     if change == "delete":
         authorizer.ssm.delete_parameter(Name=authorizer.parameter)
     elif change == "plain":
@@ -271,6 +294,8 @@ def test_no_usable_secret_means_deny_and_a_logged_reason(
 
 
 def test_a_failed_read_is_not_cached(authorizer, lambda_context):
+    """A failed read of the secret is tried again on the next invocation, which allows once the
+    secret is back."""
     secret = authorizer.secret
     authorizer.ssm.delete_parameter(Name=authorizer.parameter)
     token = authorizer.sign("alice")
@@ -282,6 +307,8 @@ def test_a_failed_read_is_not_cached(authorizer, lambda_context):
 
 
 def test_an_unreachable_ssm_is_a_deny_not_a_crash(authorizer, logs, lambda_context, monkeypatch):
+    """An SSM endpoint that cannot be reached gives a Deny and a logged reason, not an unhandled
+    error."""
     def unreachable(**_kwargs):
         raise EndpointConnectionError(endpoint_url="https://ssm.us-east-1.amazonaws.com")
 
@@ -293,6 +320,8 @@ def test_an_unreachable_ssm_is_a_deny_not_a_crash(authorizer, logs, lambda_conte
 
 
 def test_a_bug_is_a_deny_logged_without_any_value(authorizer, logs, lambda_context, monkeypatch):
+    """An unexpected error in the check is a Deny whose log line names the error and where it
+    happened, never the token or the secret."""
     token = authorizer.sign("alice")
 
     def broken(secret, seen, now):
@@ -307,6 +336,8 @@ def test_a_bug_is_a_deny_logged_without_any_value(authorizer, logs, lambda_conte
 
 
 def test_the_signature_is_compared_in_constant_time(authorizer, lambda_context, monkeypatch):
+    """The signature is compared with hmac.compare_digest on the 32-byte MACs, and its answer
+    decides."""
     compared = []
     real = hmac.compare_digest
 

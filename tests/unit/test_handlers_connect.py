@@ -133,6 +133,8 @@ def from_the_authorizer(output: dict) -> dict:
 
 
 def test_the_authorizers_name_wins_over_the_query(chat, events, logs, lambda_context):
+    """With an authorizer, the name it vouches for is stored and logged, not the ?name= the client
+    asked for."""
     event = authorized_event(events, {"principalId": "alice", "name": "alice",
                                       "tokenExpiresAt": 1795626000, "integrationLatency": 41},
                              name="mallory")
@@ -143,6 +145,7 @@ def test_the_authorizers_name_wins_over_the_query(chat, events, logs, lambda_con
 
 
 def test_with_an_authorizer_no_query_name_is_needed(chat, events, lambda_context):
+    """With an authorizer, a connection without ?name= is stored under the authorizer's name."""
     event = authorized_event(events, {"principalId": "bob", "name": "bob"})
     assert chat.connect.lambda_handler(event, lambda_context) == {"statusCode": 200}
     assert chat.item(CONNECTION_ID)["name"] == {"S": "bob"}
@@ -150,6 +153,8 @@ def test_with_an_authorizer_no_query_name_is_needed(chat, events, lambda_context
 
 @pytest.mark.parametrize("query_name", ["x" * 40, "bob\nadmin"])
 def test_with_an_authorizer_a_bad_query_name_is_ignored(chat, events, lambda_context, query_name):
+    """With an authorizer, a ?name= the chat would refuse is ignored rather than failing the
+    connect."""
     event = authorized_event(events, {"principalId": "carol", "name": "carol"},
                              name=query_name)
     assert chat.connect.lambda_handler(event, lambda_context) == {"statusCode": 200}
@@ -167,6 +172,8 @@ def test_with_an_authorizer_a_bad_query_name_is_ignored(chat, events, lambda_con
 def test_an_authorizer_without_a_usable_name_is_a_500_not_a_guest(
     chat, events, logs, lambda_context, authorizer
 ):
+    """An authorizer context without a usable name refuses the connect with 500 and stores nothing,
+    rather than letting in a guest."""
     event = authorized_event(events, authorizer, name="dave")
     assert chat.connect.lambda_handler(event, lambda_context) == {"statusCode": 500}
     assert chat.item(CONNECTION_ID) is None
@@ -176,6 +183,8 @@ def test_an_authorizer_without_a_usable_name_is_a_500_not_a_guest(
 
 @pytest.mark.parametrize("authorizer", [None, {}, "alice", ["alice"]])
 def test_no_authorizer_keeps_the_query_name(chat, events, lambda_context, authorizer):
+    """Without an authorizer context (absent, empty or not a mapping) the ?name= is stored as
+    before."""
     event = authorized_event(events, None, name="erin")
     event["requestContext"]["authorizer"] = authorizer
     assert chat.connect.lambda_handler(event, lambda_context) == {"statusCode": 200}

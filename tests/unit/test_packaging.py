@@ -98,6 +98,8 @@ def test_the_authorizers_zip_holds_only_its_own_code(settings):
 
 
 def test_shared_modules_come_when_imported_directly_or_through_another(src_copy):
+    """A function's zip takes the shared modules it imports, directly or through another shared
+    module, and no others."""
     (src_copy / "shared" / "unused_helper.py").write_text("X = 1\n")
     (src_copy / "shared" / "chat_extra.py").write_text("import chat_common\n")
     (src_copy / "authorizer" / "app.py").write_text(
@@ -203,6 +205,8 @@ def test_render_policy_refuses_values_that_would_widen_or_break_it(overrides):
 
 
 def test_render_authorizer_policy_fills_every_placeholder(settings):
+    """The authorizer's policy template has four placeholders, and rendering fills each with the
+    parameter's and the log group's ARNs."""
     template = (settings.lambda_src / "authorizer-policy.json").read_text()
     placeholders = set(__import__("re").findall(r"\$\{(\w+)\}", template))
     assert placeholders == {"Region", "AccountId", "ParameterName", "FunctionName"}
@@ -228,6 +232,8 @@ def test_render_authorizer_policy_fills_every_placeholder(settings):
     ],
 )
 def test_render_authorizer_policy_refuses_values_that_would_widen_or_break_it(overrides):
+    """A value with wildcards, JSON, a path, a bad account id or nothing at all is refused rather
+    than put into the authorizer's policy."""
     values = {"region": "us-east-1", "account_id": "123456789012",
               "parameter_name": "wschat-chat-token-secret", "function_name": "wschat-authorizer",
               **overrides}

@@ -311,6 +311,8 @@ def authorizer_static_calls(lambda_src) -> set[tuple[str, str]]:
 
 def test_every_authorizer_call_is_allowed(authorizer, lambda_context, authorizer_policy,
                                           settings):
+    """Every AWS call the authorizer makes, recorded and read from its code, is GetParameter on its
+    own parameter, which its policy allows."""
     authorizer.app.lambda_handler(authorizer.request(authorizer.sign("alice")), lambda_context)
     authorizer.app.lambda_handler(authorizer.request("v1.x.1.y"), lambda_context)
     recorded = {(c.service, c.operation) for c in authorizer.recorder.calls}
@@ -321,6 +323,8 @@ def test_every_authorizer_call_is_allowed(authorizer, lambda_context, authorizer
 
 
 def test_the_authorizer_can_write_only_its_own_logs(authorizer_policy, settings):
+    """The authorizer's policy allows writing log streams of its own log group only, not another
+    function's or a longer name's."""
     logs_arn = f"arn:aws:logs:{settings.region}:{settings.account_id}:log-group:/aws/lambda/"
     stream = ":log-stream:2026/11/25/[$LATEST]0123456789abcdef0123456789abcdef"
     assert allows(authorizer_policy, "logs:CreateLogGroup", f"{logs_arn}{PREFIX}-authorizer")
@@ -344,10 +348,14 @@ def test_the_authorizer_can_write_only_its_own_logs(authorizer_policy, settings)
     ("kms:Decrypt", "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"),
 ])
 def test_what_the_authorizer_does_not_need_is_denied(authorizer_policy, action, resource):
+    """Other parameters, regions, SSM actions, the table, @connections and KMS are denied to the
+    authorizer."""
     assert not allows(authorizer_policy, action, resource)
 
 
 def test_the_authorizer_policy_is_nothing_broader(authorizer_policy, settings):
+    """Every statement allows one service's actions without wildcards: GetParameter on one
+    parameter, or logs on the authorizer's own group."""
     for statement in authorizer_policy["Statement"]:
         assert statement["Effect"] == "Allow"
         actions, resources = _as_list(statement["Action"]), _as_list(statement["Resource"])
@@ -369,8 +377,17 @@ def test_the_chat_functions_cannot_read_the_signing_secret(policy, settings):
 
 
 def test_the_authorizer_policy_is_a_valid_iam_document(authorizer_policy):
+    """IAM accepts the rendered authorizer policy and stores it as written, while a broken copy is
+    refused (MalformedPolicyDocument)."""
     from moto import mock_aws
 
     with mock_aws():
         iam = boto3.client("iam", region_name="us-east-1")
-        iam.create_policy(PolicyName="authorizer", PolicyDocument=json.dumps(authorizer_policy))
+        arn = iam.create_policy(PolicyName="authorizer",
+                                PolicyDocument=json.dumps(authorizer_policy))["Policy"]["Arn"]
+        stored = iam.get_policy_version(PolicyArn=arn, VersionId="v1")["PolicyVersion"]
+        assert stored["Document"] == authorizer_policy
+        misspelt = json.loads(json.dumps(authorizer_policy))
+        misspelt["Statement"][0]["Effect"] = "Allowed"
+        with pytest.raises(iam.exceptions.MalformedPolicyDocumentException):
+            iam.create_policy(PolicyName="misspelt", PolicyDocument=json.dumps(misspelt))

@@ -14,6 +14,8 @@ import string
 import zipfile
 from pathlib import Path
 
+from .partitions import UnsupportedRegion, partition_of
+
 LAMBDA_SRC = Path(__file__).resolve().parent.parent / "lambda_src"
 SHARED_DIR = "shared"
 # 1980-01-01 is the earliest time a zip entry can hold; a fixed one keeps the bytes, and so
@@ -21,6 +23,9 @@ SHARED_DIR = "shared"
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
 _PLACEHOLDER_RULES = {
+    # The partitions the workshop supports (workshop_utils.partitions); the region must be one
+    # of the partition's (checked in render_policy).
+    "Partition": re.compile(r"aws|aws-cn|aws-us-gov"),
     "Region": re.compile(r"[a-z]{2}(-[a-z]+)+-\d"),
     "AccountId": re.compile(r"\d{12}"),
     "TableName": re.compile(r"[A-Za-z0-9_.-]{3,255}"),
@@ -104,14 +109,22 @@ def render_policy(
     stage: str,
     function_prefix: str,
     src_root: Path | None = None,
+    partition: str | None = None,
 ) -> dict:
     """``lambda_src/policy.json`` with its placeholders filled: the least-privilege inline
     policy for the functions' role. Raises ValueError for a value that cannot be in an ARN.
 
     ``api_id="*"`` is accepted for the role created before the API (notebook 02); the policy is
-    put again with the real id once the API exists.
+    put again with the real id once the API exists. ``partition`` defaults to the region's
+    (``aws``, ``aws-cn`` or ``aws-us-gov``); a region of another partition is refused.
     """
+    region_partition = _partition_of(region)
+    partition = partition or region_partition
+    if partition != region_partition:
+        raise ValueError(f"Partition {partition!r} is not a valid value for the policy: region "
+                         f"{region} is in {region_partition}")
     values = {
+        "Partition": partition,
         "Region": region,
         "AccountId": str(account_id),
         "TableName": table_name,
@@ -124,6 +137,15 @@ def render_policy(
             raise ValueError(f"{key} {value!r} is not a valid value for the policy")
     template = json.loads((_root(src_root) / "policy.json").read_text(encoding="utf-8"))
     return _substitute(template, values)
+
+
+def _partition_of(region: str) -> str:
+    if not _PLACEHOLDER_RULES["Region"].fullmatch(region or ""):
+        raise ValueError(f"Region {region!r} is not a valid value for the policy")
+    try:
+        return partition_of(region)
+    except UnsupportedRegion as exc:
+        raise ValueError(f"Region {region!r} is not a valid value for the policy: {exc}") from None
 
 
 def trust_policy(src_root: Path | None = None) -> dict:

@@ -13,6 +13,7 @@ import importlib.util
 import json
 import sys
 import threading
+import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -231,7 +232,7 @@ def chat(ddb):
             "connectionId": {"S": connection_id},
             "name": {"S": name or connection_id.lower()},
             "connectedAt": {"N": "1795622400000"},
-            "expiresAt": {"N": "1795630500"},
+            "expiresAt": {"N": str(int(time.time()) + 2 * 3600)},  # live: TTL not passed
             **extra,
         }
         if announced:

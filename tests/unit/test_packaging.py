@@ -124,14 +124,14 @@ def test_handler_source_is_the_deployed_text(settings):
 def test_render_policy_fills_every_placeholder(settings):
     template = (settings.lambda_src / "policy.json").read_text()
     placeholders = set(__import__("re").findall(r"\$\{(\w+)\}", template))
-    assert placeholders == {"Region", "AccountId", "TableName", "ApiId", "Stage",
-                            "FunctionPrefix"}
+    assert placeholders == {"Partition", "Region", "AccountId", "TableName", "ApiId",
+                            "Stage", "FunctionPrefix"}
     policy = render_policy("eu-west-3", "210987654321", "me-connections", "q1w2e3r4t5",
                            "dev", "me")
     text = json.dumps(policy)
     assert "${" not in text
     for value in ("eu-west-3", "210987654321", "table/me-connections", "q1w2e3r4t5/dev/POST",
-                  "/aws/lambda/me-*"):
+                  "/aws/lambda/me-connect", "arn:aws:logs:eu-west-3:"):
         assert value in text
 
 
@@ -140,6 +140,27 @@ def test_render_policy_accepts_any_api_before_the_api_exists():
     assert "arn:aws:execute-api:us-east-1:123456789012:*/prod/POST/@connections/*" in json.dumps(
         policy
     )
+
+
+@pytest.mark.parametrize(
+    ("region", "partition"),
+    [("eu-west-1", "aws"), ("cn-northwest-1", "aws-cn"), ("us-gov-west-1", "aws-us-gov")],
+)
+def test_render_policy_uses_the_regions_partition_in_every_arn(region, partition):
+    """China and GovCloud ARNs start arn:aws-cn: / arn:aws-us-gov: (IAM User Guide, "IAM
+    identifiers"); an ARN with the wrong partition matches nothing there."""
+    policy = render_policy(region, "123456789012", "t-connections", "abc", "dev", "wschat")
+    resources = [r for s in policy["Statement"] for r in
+                 ([s["Resource"]] if isinstance(s["Resource"], str) else s["Resource"])]
+    assert resources and all(r.startswith(f"arn:{partition}:") for r in resources), resources
+
+
+def test_render_policy_refuses_a_partition_the_workshop_does_not_support():
+    with pytest.raises(ValueError, match="aws-iso"):
+        render_policy("us-iso-east-1", "123456789012", "t-connections", "abc", "dev", "wschat")
+    with pytest.raises(ValueError, match="Partition"):
+        render_policy("eu-west-1", "123456789012", "t-connections", "abc", "dev", "wschat",
+                      partition="aws-cn")
 
 
 @pytest.mark.parametrize(

@@ -147,6 +147,9 @@ class Target:
     websocket_url_template: str | None = None  # local only
     management_url_template: str | None = None  # local only
     permissions_boundary: str | None = None  # WORKSHOP_PERMISSIONS_BOUNDARY
+    # local only: (access key id, secret) of an IAM user made in the local cloud, so that
+    # several learners with their own identities can share one local cloud (default: moto's)
+    local_credentials: tuple[str, str] = ("testing", "testing")
     _clients: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -198,10 +201,9 @@ class Target:
     @cached_property
     def session(self) -> boto3.Session:
         if self.is_local:
-            return boto3.Session(
-                aws_access_key_id="testing", aws_secret_access_key="testing",
-                region_name=self.region,
-            )
+            key_id, secret = self.local_credentials
+            return boto3.Session(aws_access_key_id=key_id, aws_secret_access_key=secret,
+                                 region_name=self.region)
         return boto3.Session(profile_name=self.profile, region_name=self.region)
 
     def client(self, service: str, **kwargs: Any) -> Any:
@@ -297,22 +299,27 @@ def from_environment(env: dict[str, str] | None = None, *, start_cloud: bool = T
     state = process.status(home)
     if state is None:
         if not start_cloud:
-            raise TargetError("the local cloud is not running: run `workshop cloud start`")
+            raise TargetError("the local cloud is not running; start it: workshop cloud start")
         state = process.start(CloudSettings.from_env(home=home))
     target = local_target(state, prefix)
     target.permissions_boundary = boundary
     return target
 
 
-def local_target(state: dict[str, Any], prefix: str = LOCAL_PREFIX) -> Target:
+def local_target(state: dict[str, Any], prefix: str = LOCAL_PREFIX,
+                 credentials: tuple[str, str] | None = None) -> Target:
     """A ``local`` target on the cloud whose status is ``state`` (``LocalCloud.state`` or
-    ``workshop cloud status --json``)."""
-    return Target(
+    ``workshop cloud status --json``); ``credentials`` are an IAM user's access key made in
+    that cloud (default: moto's own identity)."""
+    target = Target(
         "local", region=state["region"], prefix=valid_prefix(prefix),
         aws_endpoint=state["aws_endpoint"],
         websocket_url_template=state["websocket_url_template"],
         management_url_template=state["management_url_template"],
     )
+    if credentials is not None:
+        target.local_credentials = credentials
+    return target
 
 
 _current: Target | None = None

@@ -13,6 +13,7 @@ log group outlives its function, and only this prefix's function writes to that 
 
 from __future__ import annotations
 
+from . import inventory
 from .inventory import SINGULAR, Found, Stack
 from .target import TAG_OWNER, Target
 
@@ -60,3 +61,39 @@ def claim(target: Target, found: Found, stack: Stack | None = None) -> Found:
     if not is_mine(target, found, stack):
         raise refusal(target, found)
     return found
+
+
+def require_mine(target: Target, kind: str, name: str) -> Found:
+    """For a create call that met "already exists": the resource, if it is the learner's to
+    reuse; :class:`OwnershipError` otherwise. ``kind`` is a key of ``Names.everything()``.
+
+    Notebooks call it in their ``except …AlreadyExists…`` branches, so that re-running a cell
+    reuses the learner's own resource and never adopts someone else's.
+    """
+    if kind == "apis":
+        found_apis = inventory.apis(target, name)
+        for api in found_apis:
+            if is_mine(target, api):
+                return api
+        if found_apis:
+            raise refusal(target, found_apis[0])
+        found = None
+    else:
+        found = LOOKUPS[kind](target, name)
+    if found is None:  # it existed a moment ago: say so, do not guess
+        raise RuntimeError(f"{SINGULAR[kind]} {name} exists no more (deleted meanwhile); run "
+                           "the step again")
+    context = None
+    if kind == "log groups":
+        parent_kind, parent_name = Stack(target.names, [found]).parent_of(found)
+        if parent_kind == "apis":
+            apis = inventory.apis(target, parent_name)
+            parent = next((a for a in apis if is_mine(target, a)), apis[0] if apis else None)
+        else:
+            parent = inventory.function(target, parent_name)
+        context = Stack(target.names, [found] + ([parent] if parent else []))
+    return claim(target, found, context)
+
+
+LOOKUPS = {"tables": inventory.table, "roles": inventory.role, "functions": inventory.function,
+           "log groups": inventory.log_group}

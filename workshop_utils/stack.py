@@ -16,7 +16,7 @@ from typing import Any
 from . import inventory, packaging
 from .inventory import Found
 from .ownership import OwnershipError as OwnershipError  # raised by every step below
-from .ownership import claim, is_mine, refusal
+from .ownership import claim, is_mine, refusal, require_mine
 from .target import Names, Target
 from .waiting import create_function_when_role_ready, wait_until_active
 
@@ -59,7 +59,7 @@ def ensure_table(target: Target) -> str:
                 Tags=tag_list(target),
             )
         except ddb.exceptions.ResourceInUseException:  # made meanwhile: whose?
-            claim(target, _required(inventory.table(target, name), "tables", name))
+            require_mine(target, "tables", name)
     ddb.get_waiter("table_exists").wait(TableName=name)
     ttl = ddb.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
     if ttl.get("TimeToLiveStatus") not in ("ENABLED", "ENABLING"):
@@ -68,13 +68,6 @@ def ensure_table(target: Target) -> str:
             TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiresAt"},
         )
     return ddb.describe_table(TableName=name)["Table"]["TableArn"]
-
-
-def _required(found: Found | None, kind: str, name: str) -> Found:
-    if found is None:  # it existed a moment ago and is gone again: say so, do not guess
-        raise RuntimeError(f"{kind} {name} was created and deleted by someone else meanwhile; "
-                           "run the step again")
-    return found
 
 
 def put_role_policy(target: Target, api_id: str = "*") -> dict[str, Any]:
@@ -108,14 +101,13 @@ def ensure_role(target: Target) -> str:
                 **target.role_options(),
             )["Role"]["Arn"]
         except iam.exceptions.EntityAlreadyExistsException:
-            arn = claim(target, _required(inventory.role(target, names.role), "roles",
-                                          names.role)).arn
+            arn = require_mine(target, "roles", names.role).arn
     api_id = find_api_id(target) or "*"
     put_role_policy(target, api_id)
     return arn
 
 
-def ensure_log_group(target: Target, name: str, parent: Found | None = None) -> str:
+def ensure_log_group(target: Target, name: str) -> str:
     """A log group of the series, made before anything writes to it: tagged (so a sweep by
     tag finds it) and with a retention (so it expires). Lambda and API Gateway would create
     it themselves, untagged and kept forever. An untagged group of the learner's (one those
@@ -124,10 +116,7 @@ def ensure_log_group(target: Target, name: str, parent: Found | None = None) -> 
     try:
         logs.create_log_group(logGroupName=name, tags=target.tags)
     except logs.exceptions.ResourceAlreadyExistsException:
-        found = _required(inventory.log_group(target, name), "log groups", name)
-        stack = inventory.Stack(target.names, [found] + ([parent] if parent else []))
-        if not is_mine(target, found, stack):
-            raise refusal(target, found) from None
+        found = require_mine(target, "log groups", name)
         if found.tags != {**found.tags, **target.tags}:
             logs.tag_resource(resourceArn=found.arn, tags=target.tags)
     logs.put_retention_policy(logGroupName=name, retentionInDays=LOG_RETENTION_DAYS)
@@ -144,7 +133,7 @@ def ensure_functions(target: Target) -> dict[str, str]:
         found = inventory.function(target, name)
         if found is not None:
             claim(target, found)
-        ensure_log_group(target, Names.function_log_group(name), parent=found)
+        ensure_log_group(target, Names.function_log_group(name))
         if found is not None:
             arns[kind] = found.arn
         else:
@@ -212,8 +201,7 @@ def ensure_api(target: Target) -> ChatApi:
     apigw = target.client("apigatewayv2")
     lam = target.client("lambda")
     names = target.names
-    fn_arns = {kind: claim(target, _required(inventory.function(target, name), "functions",
-                                             name)).arn
+    fn_arns = {kind: require_mine(target, "functions", name).arn
                for kind, name in names.functions.items()}
     api_id = find_api_id(target)
     if api_id is None:
@@ -253,7 +241,7 @@ def ensure_api(target: Target) -> ChatApi:
 
 def ensure_access_log_group(target: Target) -> str:
     """Notebook 06: the API's access log group (tagged, with a retention); returns its ARN."""
-    return ensure_log_group(target, target.names.access_log_group, parent=find_api(target))
+    return ensure_log_group(target, target.names.access_log_group)
 
 
 STEPS = [ensure_table, ensure_role, ensure_functions, ensure_api]

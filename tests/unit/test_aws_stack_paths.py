@@ -13,7 +13,7 @@ import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 
-from workshop_utils import cleanup, inventory, logging_role, stack
+from workshop_utils import cleanup, logging_role, stack
 from workshop_utils.identity import Identity
 from workshop_utils.ownership import OwnershipError
 from workshop_utils.target import Target, client_key
@@ -137,11 +137,35 @@ def test_an_untagged_log_group_of_my_function_is_tagged_and_given_a_retention() 
         {"logGroupName": group, "arn": f"{arn}:*", "logGroupArn": arn}]},
         {"logGroupNamePrefix": group})
     logs.add_response("list_tags_for_resource", {"tags": {}}, {"resourceArn": arn})
+    stubs["lambda"].add_response("get_function", {  # its function: mine
+        "Configuration": {"FunctionName": "wschat-alice-connect",
+                          "FunctionArn": f"arn:aws:lambda:eu-west-1:{ACCOUNT}:function:"
+                                         "wschat-alice-connect"},
+        "Tags": tags_of(target)}, {"FunctionName": "wschat-alice-connect"})
     logs.add_response("tag_resource", {}, {"resourceArn": arn, "tags": target.tags})
     logs.add_response("put_retention_policy", {}, {"logGroupName": group,
                                                    "retentionInDays": 7})
-    parent = inventory.Found("functions", "wschat-alice-connect", "arn:f", tags_of(target))
-    stack.ensure_log_group(target, group, parent=parent)
+    stack.ensure_log_group(target, group)
+    stubs.done()
+
+
+def test_an_untagged_log_group_of_someone_elses_function_is_refused() -> None:
+    target, stubs = aws(owner=BOB)
+    group = "/aws/lambda/wschat-alice-connect"
+    arn = f"arn:aws:logs:eu-west-1:{ACCOUNT}:log-group:{group}"
+    logs = stubs["logs"]
+    logs.add_client_error("create_log_group", "ResourceAlreadyExistsException", "exists", 400)
+    logs.add_response("describe_log_groups", {"logGroups": [
+        {"logGroupName": group, "arn": f"{arn}:*", "logGroupArn": arn}]},
+        {"logGroupNamePrefix": group})
+    logs.add_response("list_tags_for_resource", {"tags": {}}, {"resourceArn": arn})
+    stubs["lambda"].add_response("get_function", {
+        "Configuration": {"FunctionName": "wschat-alice-connect",
+                          "FunctionArn": f"arn:aws:lambda:eu-west-1:{ACCOUNT}:function:"
+                                         "wschat-alice-connect"},
+        "Tags": tags_of(target, ALICE)}, {"FunctionName": "wschat-alice-connect"})
+    with pytest.raises(OwnershipError, match="log group /aws/lambda/wschat-alice-connect"):
+        stack.ensure_log_group(target, group)  # no tag_resource, no put_retention_policy
     stubs.done()
 
 

@@ -127,45 +127,42 @@ def test_a_function_log_group_is_created_with_tags_and_a_retention() -> None:
     stubs.done()
 
 
-def test_an_untagged_log_group_of_my_function_is_tagged_and_given_a_retention() -> None:
-    target, stubs = aws()
-    group = "/aws/lambda/wschat-alice-connect"
-    arn = f"arn:aws:logs:eu-west-1:{ACCOUNT}:log-group:{group}"
+GROUP = "/aws/lambda/wschat-alice-connect"
+GROUP_ARN = f"arn:aws:logs:eu-west-1:{ACCOUNT}:log-group:{GROUP}"
+
+
+def an_untagged_group_of_a_function_owned_by(target: Target, stubs: Stubs, owner: str) -> None:
+    """The answers for a function log group that Lambda made (no tags), whose function has
+    ``owner``."""
     logs = stubs["logs"]
     logs.add_client_error("create_log_group", "ResourceAlreadyExistsException", "exists", 400)
     logs.add_response("describe_log_groups", {"logGroups": [
-        {"logGroupName": group, "arn": f"{arn}:*", "logGroupArn": arn}]},
-        {"logGroupNamePrefix": group})
-    logs.add_response("list_tags_for_resource", {"tags": {}}, {"resourceArn": arn})
-    stubs["lambda"].add_response("get_function", {  # its function: mine
+        {"logGroupName": GROUP, "arn": f"{GROUP_ARN}:*", "logGroupArn": GROUP_ARN}]},
+        {"logGroupNamePrefix": GROUP})
+    logs.add_response("list_tags_for_resource", {"tags": {}}, {"resourceArn": GROUP_ARN})
+    stubs["lambda"].add_response("get_function", {
         "Configuration": {"FunctionName": "wschat-alice-connect",
                           "FunctionArn": f"arn:aws:lambda:eu-west-1:{ACCOUNT}:function:"
                                          "wschat-alice-connect"},
-        "Tags": tags_of(target)}, {"FunctionName": "wschat-alice-connect"})
-    logs.add_response("tag_resource", {}, {"resourceArn": arn, "tags": target.tags})
-    logs.add_response("put_retention_policy", {}, {"logGroupName": group,
-                                                   "retentionInDays": 7})
-    stack.ensure_log_group(target, group)
+        "Tags": tags_of(target, owner)}, {"FunctionName": "wschat-alice-connect"})
+
+
+def test_an_untagged_log_group_of_my_function_is_tagged_and_given_a_retention() -> None:
+    target, stubs = aws()
+    an_untagged_group_of_a_function_owned_by(target, stubs, ALICE)
+    stubs["logs"].add_response("tag_resource", {}, {"resourceArn": GROUP_ARN,
+                                                    "tags": target.tags})
+    stubs["logs"].add_response("put_retention_policy", {}, {"logGroupName": GROUP,
+                                                            "retentionInDays": 7})
+    stack.ensure_log_group(target, GROUP)
     stubs.done()
 
 
 def test_an_untagged_log_group_of_someone_elses_function_is_refused() -> None:
     target, stubs = aws(owner=BOB)
-    group = "/aws/lambda/wschat-alice-connect"
-    arn = f"arn:aws:logs:eu-west-1:{ACCOUNT}:log-group:{group}"
-    logs = stubs["logs"]
-    logs.add_client_error("create_log_group", "ResourceAlreadyExistsException", "exists", 400)
-    logs.add_response("describe_log_groups", {"logGroups": [
-        {"logGroupName": group, "arn": f"{arn}:*", "logGroupArn": arn}]},
-        {"logGroupNamePrefix": group})
-    logs.add_response("list_tags_for_resource", {"tags": {}}, {"resourceArn": arn})
-    stubs["lambda"].add_response("get_function", {
-        "Configuration": {"FunctionName": "wschat-alice-connect",
-                          "FunctionArn": f"arn:aws:lambda:eu-west-1:{ACCOUNT}:function:"
-                                         "wschat-alice-connect"},
-        "Tags": tags_of(target, ALICE)}, {"FunctionName": "wschat-alice-connect"})
-    with pytest.raises(OwnershipError, match="log group /aws/lambda/wschat-alice-connect"):
-        stack.ensure_log_group(target, group)  # no tag_resource, no put_retention_policy
+    an_untagged_group_of_a_function_owned_by(target, stubs, ALICE)
+    with pytest.raises(OwnershipError, match=f"log group {GROUP}"):
+        stack.ensure_log_group(target, GROUP)  # no tag_resource, no put_retention_policy
     stubs.done()
 
 

@@ -212,7 +212,10 @@ def cmd_class_cleanup(target: Any, args: argparse.Namespace) -> int:
     from .classroom import stacks
     from .cleanup import delete
     from .inventory import SINGULAR
+    from .target import valid_prefix
 
+    if args.prefix:
+        valid_prefix(args.prefix)
     found = stacks(target, only=args.prefix)
     if not found:
         what = f"prefix {args.prefix}" if args.prefix else "any prefix"

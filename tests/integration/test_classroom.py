@@ -71,6 +71,8 @@ def test_prefixes_that_extend_one_another_clean_up_only_their_own(cloud) -> None
 
 
 def test_a_stack_under_my_prefix_made_by_someone_else_is_refused_not_adopted(cloud) -> None:
+    """Bob, with alice's prefix, gets an OwnershipError at the first step, and his clean-up
+    leaves her stack alone."""
     alice = learner(cloud, "wschat-shared", "alice")
     stack.build_chat(alice)
     bob = learner(cloud, "wschat-shared", "bob")
@@ -121,6 +123,8 @@ def test_every_step_refuses_a_resource_someone_else_made(cloud, kind) -> None:
 
 
 def test_log_groups_are_made_tagged_and_expiring_before_the_functions_write(cloud) -> None:
+    """Each function's log group exists, tagged and with a retention, before the function first
+    runs."""
     target = learner(cloud, "wschat-logs")
     stack.ensure_prerequisites(4, target)  # up to the functions, never invoked yet
     logs = target.client("logs")
@@ -219,6 +223,8 @@ def run_cli(monkeypatch, capsys, cloud, *argv: str, answer: str | None = None):
 
 
 def test_class_status_and_cleanup_with_several_learners(monkeypatch, capsys) -> None:
+    """Status lists three learners' progress and activity; cleanup deletes one prefix, asks
+    before all, and keeps what the series did not make."""
     with LocalCloud() as cloud:
         mine = learner(cloud, "wschat")
         alice = learner(cloud, "wschat-alice", "alice")
@@ -271,6 +277,7 @@ def test_class_status_and_cleanup_with_several_learners(monkeypatch, capsys) -> 
 
 
 def test_class_setup_sets_the_account_logging_role_once(monkeypatch, capsys) -> None:
+    """`workshop class setup` sets API Gateway's CloudWatch role, and a second run keeps it."""
     with LocalCloud() as cloud:
         target = learner(cloud, "wschat")
         with pytest.raises(logging_role.LoggingRoleMissing, match="workshop class setup"):

@@ -126,6 +126,7 @@ def test_china_and_govcloud_urls_and_arns_use_their_partition(region, host) -> N
 
 
 def test_a_region_of_another_partition_is_refused_with_the_supported_ones() -> None:
+    """An ISO region or a made-up one is refused with the partitions the workshop supports."""
     with pytest.raises(TargetError, match="aws-iso.*aws, aws-cn, aws-us-gov"):
         from_environment({"WORKSHOP_TARGET": "aws", "WORKSHOP_REGION": "us-iso-east-1",
                           "WORKSHOP_PREFIX": "wschat-bob"})

@@ -39,7 +39,7 @@ class Stubs:
             self.stubs[service].activate()
         return self.stubs[service]
 
-    def done(self) -> None:
+    def assert_all_used(self) -> None:
         for stub in self.stubs.values():
             stub.assert_no_pending_responses()
 
@@ -73,10 +73,11 @@ def test_find_api_reads_every_page_of_get_apis() -> None:
                                                        tags_of(target))]},
                        {"NextToken": "page2"})
     assert stack.find_api_id(target) == "b2"
-    stubs.done()
+    stubs.assert_all_used()
 
 
 def test_clean_up_deletes_an_api_found_on_the_second_page() -> None:
+    """The learner's API on the second page of get_apis is found and deleted."""
     target, stubs = aws()
     api_tags = tags_of(target)
     for stub, calls in (
@@ -97,10 +98,12 @@ def test_clean_up_deletes_an_api_found_on_the_second_page() -> None:
     said: list[str] = []
     cleanup.delete_everything(target, say=said.append)
     assert said == ["deleted API wschat-alice-chat-api (b2)"]
-    stubs.done()
+    stubs.assert_all_used()
 
 
 def test_a_table_tagged_with_another_owner_is_refused_not_adopted() -> None:
+    """A table with the learner's name and another owner tag stops ensure_table before any
+    change."""
     target, stubs = aws(owner=BOB)
     arn = f"arn:aws:dynamodb:eu-west-1:{ACCOUNT}:table/wschat-alice-connections"
     stubs["dynamodb"].add_response("describe_table", {"Table": {"TableArn": arn}},
@@ -110,7 +113,7 @@ def test_a_table_tagged_with_another_owner_is_refused_not_adopted() -> None:
         {"ResourceArn": arn})
     with pytest.raises(OwnershipError, match=f"its workshop-owner is {ALICE}.*you are {BOB}"):
         stack.ensure_table(target)  # no create_table, no update_time_to_live: nothing changed
-    stubs.done()
+    stubs.assert_all_used()
 
 
 def test_a_function_log_group_is_created_with_tags_and_a_retention() -> None:
@@ -124,7 +127,7 @@ def test_a_function_log_group_is_created_with_tags_and_a_retention() -> None:
         "logGroupName": group, "retentionInDays": stack.LOG_RETENTION_DAYS})
     assert stack.ensure_log_group(target, group) == (
         f"arn:aws:logs:eu-west-1:{ACCOUNT}:log-group:{group}")
-    stubs.done()
+    stubs.assert_all_used()
 
 
 GROUP = "/aws/lambda/wschat-alice-connect"
@@ -148,6 +151,8 @@ def an_untagged_group_of_a_function_owned_by(target: Target, stubs: Stubs, owner
 
 
 def test_an_untagged_log_group_of_my_function_is_tagged_and_given_a_retention() -> None:
+    """A log group Lambda made for the learner's function is adopted: tagged, then given the
+    retention."""
     target, stubs = aws()
     an_untagged_group_of_a_function_owned_by(target, stubs, ALICE)
     stubs["logs"].add_response("tag_resource", {}, {"resourceArn": GROUP_ARN,
@@ -155,18 +160,20 @@ def test_an_untagged_log_group_of_my_function_is_tagged_and_given_a_retention() 
     stubs["logs"].add_response("put_retention_policy", {}, {"logGroupName": GROUP,
                                                             "retentionInDays": 7})
     stack.ensure_log_group(target, GROUP)
-    stubs.done()
+    stubs.assert_all_used()
 
 
 def test_an_untagged_log_group_of_someone_elses_function_is_refused() -> None:
+    """An untagged log group whose function is someone else's is refused and left unchanged."""
     target, stubs = aws(owner=BOB)
     an_untagged_group_of_a_function_owned_by(target, stubs, ALICE)
     with pytest.raises(OwnershipError, match=f"log group {GROUP}"):
         stack.ensure_log_group(target, GROUP)  # no tag_resource, no put_retention_policy
-    stubs.done()
+    stubs.assert_all_used()
 
 
 def test_the_role_gets_the_permissions_boundary_when_one_is_set() -> None:
+    """With WORKSHOP_PERMISSIONS_BOUNDARY set, create_role carries PermissionsBoundary."""
     boundary = f"arn:aws:iam::{ACCOUNT}:policy/workshop-boundary"
     target, stubs = aws(permissions_boundary=boundary)
     iam = stubs["iam"]
@@ -182,7 +189,7 @@ def test_the_role_gets_the_permissions_boundary_when_one_is_set() -> None:
                                              "PolicyName": "wschat-alice-chat-policy",
                                              "PolicyDocument": ANY})
     stack.ensure_role(target)
-    stubs.done()
+    stubs.assert_all_used()
 
 
 def test_deleting_the_role_detaches_managed_policies_first() -> None:
@@ -201,12 +208,14 @@ def test_deleting_the_role_detaches_managed_policies_first() -> None:
                                                          "IsTruncated": False}, role)
     iam.add_response("delete_role", {}, role)
     assert cleanup.delete_role(target, "wschat-alice-chat-role")
-    stubs.done()
+    stubs.assert_all_used()
 
 
 @pytest.mark.parametrize(("region", "partition"), [("cn-northwest-1", "aws-cn"),
                                                    ("us-gov-east-1", "aws-us-gov")])
 def test_integration_uri_and_invoke_permission_use_the_partition(region, partition) -> None:
+    """In China and GovCloud the integration URI and the invoke permission's SourceArn use that
+    partition."""
     target, stubs = aws(region=region)
     fn = f"arn:{partition}:lambda:{region}:{ACCOUNT}:function:wschat-alice-connect"
     assert stack.integration_uri(target, fn) == (
@@ -217,10 +226,12 @@ def test_integration_uri_and_invoke_permission_use_the_partition(region, partiti
         "SourceArn": f"arn:{partition}:execute-api:{region}:{ACCOUNT}:a1/*"})
     stack.allow_invoke_from_api(target.client("lambda"), "wschat-alice-connect", region,
                                 ACCOUNT, "a1", partition=target.partition)
-    stubs.done()
+    stubs.assert_all_used()
 
 
 def test_the_account_logging_role_check_says_what_to_do() -> None:
+    """Without cloudwatchRoleArn the check names `workshop class setup`; with it, it returns
+    the ARN."""
     target, stubs = aws()
     stubs["apigateway"].add_response("get_account", {"throttleSettings": {
         "burstLimit": 5000, "rateLimit": 10000.0}}, {})
@@ -229,7 +240,7 @@ def test_the_account_logging_role_check_says_what_to_do() -> None:
     arn = f"arn:aws:iam::{ACCOUNT}:role/workshop-apigateway-logs"
     stubs["apigateway"].add_response("get_account", {"cloudwatchRoleArn": arn}, {})
     assert logging_role.check(target) == arn
-    stubs.done()
+    stubs.assert_all_used()
 
 
 def test_setup_creates_the_role_and_waits_for_iam_before_update_account() -> None:
@@ -259,10 +270,11 @@ def test_setup_creates_the_role_and_waits_for_iam_before_update_account() -> Non
     assert sleeps == [1.0]
     assert logging_role.permissions(target)["Statement"][0]["Resource"] == (
         f"arn:aws:logs:*:{ACCOUNT}:*")
-    stubs.done()
+    stubs.assert_all_used()
 
 
 def test_ensure_tells_a_learner_who_may_not_set_the_role_to_ask_the_instructor() -> None:
+    """A learner denied CreateRole is told to ask the instructor for `workshop class setup`."""
     target, stubs = aws()
     stubs["apigateway"].add_response("get_account", {}, {})
     stubs["apigateway"].add_response("get_account", {}, {})
@@ -270,4 +282,4 @@ def test_ensure_tells_a_learner_who_may_not_set_the_role_to_ask_the_instructor()
     with pytest.raises(logging_role.LoggingRoleMissing, match="instructor runs `workshop "
                        "class setup`"):
         logging_role.ensure(target, say=lambda line: None)
-    stubs.done()
+    stubs.assert_all_used()

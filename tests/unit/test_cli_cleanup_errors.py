@@ -39,6 +39,7 @@ def one_line(capsys) -> str:
 
 @pytest.mark.parametrize("argv", COMMANDS, ids=" ".join)
 def test_without_credentials_and_without_a_prefix(no_credentials, monkeypatch, capsys, argv):
+    """No credentials and no WORKSHOP_PREFIX: one line naming credentials and WORKSHOP_PROFILE."""
     monkeypatch.delenv("WORKSHOP_PREFIX", raising=False)
     assert cli.main(argv) == 1
     line = one_line(capsys)
@@ -47,6 +48,7 @@ def test_without_credentials_and_without_a_prefix(no_credentials, monkeypatch, c
 
 @pytest.mark.parametrize("argv", COMMANDS, ids=" ".join)
 def test_without_credentials_with_a_prefix(no_credentials, monkeypatch, capsys, argv):
+    """No credentials with a prefix set: one line, no traceback, how to configure them."""
     monkeypatch.setenv("WORKSHOP_PREFIX", "wschat-alice")
     assert cli.main(argv) == 1
     line = one_line(capsys)
@@ -55,6 +57,7 @@ def test_without_credentials_with_a_prefix(no_credentials, monkeypatch, capsys, 
 
 @pytest.mark.parametrize("argv", COMMANDS, ids=" ".join)
 def test_with_the_local_cloud_stopped(monkeypatch, capsys, tmp_path, argv):
+    """A stopped local cloud: one line saying how to start it."""
     monkeypatch.setenv("WORKSHOP_TARGET", "local")
     monkeypatch.setenv("WORKSHOP_HOME", str(tmp_path))  # no cloud was ever started here
     assert cli.main(argv) == 1

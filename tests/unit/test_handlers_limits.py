@@ -51,6 +51,8 @@ class Clock:
 
 
 def test_a_fan_out_with_no_time_left_posts_nothing_and_says_so(chat, events, logs):
+    """With less time left than one post may take, nothing is posted and the summary counts
+    them skipped."""
     chat.add(SENDER, "alice", announced=True)
     for n in range(5):
         chat.add(f"P{n}=", f"p{n}", announced=True)
@@ -119,6 +121,7 @@ def test_the_management_endpoint_is_in_the_functions_partition(
 
 
 def test_an_unknown_partition_is_a_clear_error(chat, monkeypatch):
+    """A function in a partition without a known execute-api domain gets an error naming it."""
     monkeypatch.setenv("AWS_REGION", "us-iso-east-1")
     chat.common.bind_request(Clock(
         remaining_ms=9000,
@@ -144,6 +147,8 @@ def test_expired_items_are_not_broadcast_to(chat, events, lambda_context):
 
 
 def test_an_expired_person_is_not_listed_as_online(chat, events, lambda_context):
+    """An item past its TTL is neither told of the join nor listed in the welcome's online
+    list."""
     chat.add("OLD=", "old", announced=True, expiresAt={"N": str(int(time.time()) - 1)})
     chat.add(SENDER, "alice")
     chat.broadcast.lambda_handler(events.load("join"), lambda_context)

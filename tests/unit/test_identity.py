@@ -41,6 +41,7 @@ def aws_target(arn: str | None, prefix: str = "", **kwargs) -> tuple[Target, Stu
     (f"arn:aws:iam::{ACCOUNT}:root", "wschat-root"),
 ])
 def test_an_iam_user_with_a_plain_name_gets_wschat_and_the_name(arn, prefix) -> None:
+    """An IAM user (or root) with a plain lowercase name gets exactly wschat-<name>."""
     target, stub = aws_target(arn)
     from workshop_utils.target import aws_default_prefix
 
@@ -74,12 +75,14 @@ def test_the_default_prefix_differs_for_learners_on_one_shared_image(monkeypatch
     f"arn:aws:sts::{ACCOUNT}:federated-user/alice",
 ])
 def test_a_name_that_could_collide_gets_a_hash_of_the_arn(arn) -> None:
+    """Session names, changed or truncated names get four hex of the ARN's hash appended."""
     prefix = identity.default_prefix(identity.Identity(arn, ACCOUNT))
     assert PREFIX_RE.match(prefix), prefix
     assert prefix.rsplit("-", 1)[-1] == identity._short_hash(arn)
 
 
 def test_same_session_name_under_two_roles_gives_two_prefixes() -> None:
+    """Two roles' sessions both named alice get different prefixes."""
     a = identity.default_prefix(identity.Identity(
         f"arn:aws:sts::{ACCOUNT}:assumed-role/RoleA/alice", ACCOUNT))
     b = identity.default_prefix(identity.Identity(
@@ -88,6 +91,7 @@ def test_same_session_name_under_two_roles_gives_two_prefixes() -> None:
 
 
 def test_a_user_and_the_lowercased_user_get_different_prefixes() -> None:
+    """Users Alice and alice do not share a prefix."""
     plain = identity.default_prefix(identity.Identity(f"arn:aws:iam::{ACCOUNT}:user/alice",
                                                       ACCOUNT))
     upper = identity.default_prefix(identity.Identity(f"arn:aws:iam::{ACCOUNT}:user/Alice",
@@ -106,12 +110,15 @@ def test_a_generated_session_name_asks_for_a_prefix() -> None:
 
 
 def test_the_owner_of_a_generated_session_is_the_role() -> None:
+    """A botocore-generated session is owned as its role, so refreshed credentials keep the
+    owner."""
     who = identity.Identity(f"arn:aws:sts::{ACCOUNT}:assumed-role/Admin/botocore-session-17",
                             ACCOUNT)
     assert who.owner == f"arn:aws:sts::{ACCOUNT}:assumed-role/Admin"
 
 
 def test_tags_carry_the_owner_from_one_sts_call() -> None:
+    """The tags carry the caller's ARN as workshop-owner, from a single STS call."""
     arn = f"arn:aws:sts::{ACCOUNT}:assumed-role/AWSReservedSSO_Learner_0a1b/alice@example.com"
     target, stub = aws_target(arn, prefix="wschat-alice")
     assert target.tags == {"workshop": "serverless-websocket-chat-workshop",
@@ -132,6 +139,8 @@ def test_an_owner_that_iam_would_refuse_as_a_tag_value_is_made_safe() -> None:
 
 
 def test_without_credentials_the_prefix_error_says_what_to_do() -> None:
+    """An expired token while deriving the prefix is a TargetError naming WORKSHOP_PROFILE and
+    WORKSHOP_PREFIX."""
     target, stub = aws_target(None)
     stub.add_client_error("get_caller_identity", "ExpiredToken", "The security token "
                           "included in the request is expired", 403)
@@ -159,6 +168,8 @@ def test_from_environment_takes_the_prefix_from_the_identity(monkeypatch) -> Non
 
 
 def test_the_permissions_boundary_is_read_and_checked() -> None:
+    """WORKSHOP_PERMISSIONS_BOUNDARY reaches create_role's options, and a malformed one is
+    refused."""
     from workshop_utils.target import from_environment
 
     arn = f"arn:aws:iam::{ACCOUNT}:policy/workshop-boundary"
@@ -174,6 +185,7 @@ def test_the_permissions_boundary_is_read_and_checked() -> None:
 
 
 def test_every_generated_prefix_is_valid() -> None:
+    """Odd user names still give a prefix that passes the prefix rules."""
     for arn in (f"arn:aws:iam::{ACCOUNT}:user/{name}" for name in
                 ("a", "Z", "___", "x" * 64, "a--b", "9lives", "alice@example.com")):
         assert valid_prefix(identity.default_prefix(identity.Identity(arn, ACCOUNT)))

@@ -27,6 +27,8 @@ def random_prefixes(count: int, seed: int = 14) -> list[str]:
 
 
 def test_no_two_prefixes_give_one_name_of_the_same_kind() -> None:
+    """For every pair of prefixes, including ones that extend each other, no name of one kind
+    is shared."""
     prefixes = TRICKY + random_prefixes(300)
     for first, second in itertools.combinations(sorted(set(prefixes)), 2):
         a, b = Names(first).everything(), Names(second).everything()
@@ -35,6 +37,7 @@ def test_no_two_prefixes_give_one_name_of_the_same_kind() -> None:
 
 
 def test_the_one_list_has_every_resource_the_series_makes() -> None:
+    """Names.everything() lists the table, role, functions, API and every log group, exactly."""
     names = Names("wschat")
     assert names.everything() == {
         "apis": ["wschat-chat-api"],

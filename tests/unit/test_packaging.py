@@ -156,6 +156,7 @@ def test_render_policy_uses_the_regions_partition_in_every_arn(region, partition
 
 
 def test_render_policy_refuses_a_partition_the_workshop_does_not_support():
+    """An ISO region, or a partition that is not the region's, is refused."""
     with pytest.raises(ValueError, match="aws-iso"):
         render_policy("us-iso-east-1", "123456789012", "t-connections", "abc", "dev", "wschat")
     with pytest.raises(ValueError, match="Partition"):

@@ -15,6 +15,8 @@ import string
 import zipfile
 from pathlib import Path
 
+from .partitions import UnsupportedRegion, partition_of
+
 LAMBDA_SRC = Path(__file__).resolve().parent.parent / "lambda_src"
 SHARED_DIR = "shared"
 # 1980-01-01 is the earliest time a zip entry can hold; a fixed one keeps the bytes, and so
@@ -22,6 +24,9 @@ SHARED_DIR = "shared"
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
 _PLACEHOLDER_RULES = {
+    # The partitions the workshop supports (workshop_utils.partitions); the region must be one
+    # of the partition's (checked in render_policy).
+    "Partition": re.compile(r"aws|aws-cn|aws-us-gov"),
     "Region": re.compile(r"[a-z]{2}(-[a-z]+)+-\d"),
     "AccountId": re.compile(r"\d{12}"),
     "TableName": re.compile(r"[A-Za-z0-9_.-]{3,255}"),
@@ -144,14 +149,17 @@ def render_policy(
     stage: str,
     function_prefix: str,
     src_root: Path | None = None,
+    partition: str | None = None,
 ) -> dict:
     """``lambda_src/policy.json`` with its placeholders filled: the least-privilege inline
     policy for the functions' role. Raises ValueError for a value that cannot be in an ARN.
 
     ``api_id="*"`` is accepted for the role created before the API (notebook 02); the policy is
-    put again with the real id once the API exists.
+    put again with the real id once the API exists. ``partition`` defaults to the region's
+    (``aws``, ``aws-cn`` or ``aws-us-gov``); a region of another partition is refused.
     """
     return _render("policy.json", {
+        "Partition": _partition(region, partition),
         "Region": region,
         "AccountId": str(account_id),
         "TableName": table_name,
@@ -167,6 +175,7 @@ def render_authorizer_policy(
     parameter_name: str,
     function_name: str,
     src_root: Path | None = None,
+    partition: str | None = None,
 ) -> dict:
     """``lambda_src/authorizer-policy.json`` filled in: the authorizer's own role may read
     exactly one SSM parameter (the signing secret) and write its own function's logs;
@@ -175,13 +184,31 @@ def render_authorizer_policy(
 
     No ``kms:Decrypt``: a SecureString under the AWS managed key ``aws/ssm`` is decrypted
     for any principal of the account that may read the parameter (that key's own policy).
+    ``partition`` as for :func:`render_policy`.
     """
     return _render("authorizer-policy.json", {
+        "Partition": _partition(region, partition),
         "Region": region,
         "AccountId": str(account_id),
         "ParameterName": parameter_name,
         "FunctionName": function_name,
     }, src_root)
+
+
+def _partition(region: str, partition: str | None) -> str:
+    """``partition``, or the region's when None; ValueError for a region the workshop does
+    not know or a partition that is not the region's (its ARNs would match nothing)."""
+    if not _PLACEHOLDER_RULES["Region"].fullmatch(region or ""):
+        raise ValueError(f"Region {region!r} is not a valid value for the policy")
+    try:
+        region_partition = partition_of(region)
+    except UnsupportedRegion as exc:
+        raise ValueError(f"Region {region!r} is not a valid value for the policy: {exc}") from None
+    partition = partition or region_partition
+    if partition != region_partition:
+        raise ValueError(f"Partition {partition!r} is not a valid value for the policy: region "
+                         f"{region} is in {region_partition}")
+    return partition
 
 
 def trust_policy(src_root: Path | None = None) -> dict:

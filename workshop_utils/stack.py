@@ -3,7 +3,8 @@
 Notebooks 01-04 teach these calls in their cells; this module repeats them so that
 ``ensure_prerequisites(n)`` can bring about what notebooks before ``n`` built, the tests and
 benchmarks can deploy the real handlers, and ``workshop cleanup`` knows what exists.
-Every step is idempotent: it finds what is already there by name.
+Every step is idempotent: it finds what is already there by its exact name, and reuses it only
+if it carries the learner's own ``workshop-owner`` tag (otherwise :class:`OwnershipError`).
 """
 
 from __future__ import annotations
@@ -12,8 +13,11 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from . import packaging
-from .target import Target
+from . import inventory, packaging
+from .inventory import Found
+from .ownership import OwnershipError as OwnershipError  # raised by every step below
+from .ownership import claim, is_mine, refusal, require_mine
+from .target import Names, Target
 from .waiting import create_function_when_role_ready, wait_until_active
 
 ROUTES = {
@@ -22,7 +26,10 @@ ROUTES = {
     "$default": "broadcast",
     "sendmessage": "broadcast",
 }
-
+FUNCTION_TIMEOUT_S = 10  # the handlers' SDK timeouts are sized to fit (chat_common.py)
+FUNCTION_MEMORY_MB = 256
+# Every log group of the series expires: a learner who walks away leaves nothing that grows.
+LOG_RETENTION_DAYS = 7
 
 @dataclass(frozen=True)
 class ChatApi:
@@ -39,16 +46,20 @@ def ensure_table(target: Target) -> str:
     """Notebook 01: the connections table (on-demand, TTL on ``expiresAt``)."""
     ddb = target.client("dynamodb")
     name = target.names.table
-    try:
-        ddb.create_table(
-            TableName=name,
-            AttributeDefinitions=[{"AttributeName": "connectionId", "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": "connectionId", "KeyType": "HASH"}],
-            BillingMode="PAY_PER_REQUEST",
-            Tags=tag_list(target),
-        )
-    except ddb.exceptions.ResourceInUseException:
-        pass
+    found = inventory.table(target, name)
+    if found is not None:
+        claim(target, found)
+    else:
+        try:
+            ddb.create_table(
+                TableName=name,
+                AttributeDefinitions=[{"AttributeName": "connectionId", "AttributeType": "S"}],
+                KeySchema=[{"AttributeName": "connectionId", "KeyType": "HASH"}],
+                BillingMode="PAY_PER_REQUEST",
+                Tags=tag_list(target),
+            )
+        except ddb.exceptions.ResourceInUseException:  # made meanwhile: whose?
+            require_mine(target, "tables", name)
     ddb.get_waiter("table_exists").wait(TableName=name)
     ttl = ddb.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
     if ttl.get("TimeToLiveStatus") not in ("ENABLED", "ENABLING"):
@@ -65,6 +76,7 @@ def put_role_policy(target: Target, api_id: str = "*") -> dict[str, Any]:
     policy = packaging.render_policy(
         region=target.region, account_id=target.account_id, table_name=names.table,
         api_id=api_id, stage=names.stage, function_prefix=names.prefix,
+        partition=target.partition,
     )
     target.client("iam").put_role_policy(
         RoleName=names.role, PolicyName=names.policy, PolicyDocument=json.dumps(policy))
@@ -72,42 +84,68 @@ def put_role_policy(target: Target, api_id: str = "*") -> dict[str, Any]:
 
 
 def ensure_role(target: Target) -> str:
-    """Notebook 02: the execution role the three functions share."""
+    """Notebook 02: the execution role the three functions share (with the account's
+    permissions boundary, if ``WORKSHOP_PERMISSIONS_BOUNDARY`` names one)."""
     iam = target.client("iam")
     names = target.names
-    try:
-        arn = iam.create_role(
-            RoleName=names.role,
-            AssumeRolePolicyDocument=json.dumps(packaging.trust_policy()),
-            Description="Execution role of the WebSocket chat workshop's functions",
-            Tags=tag_list(target),
-        )["Role"]["Arn"]
-    except iam.exceptions.EntityAlreadyExistsException:
-        arn = iam.get_role(RoleName=names.role)["Role"]["Arn"]
+    found = inventory.role(target, names.role)
+    if found is not None:
+        arn = claim(target, found).arn
+    else:
+        try:
+            arn = iam.create_role(
+                RoleName=names.role,
+                AssumeRolePolicyDocument=json.dumps(packaging.trust_policy()),
+                Description="Execution role of the WebSocket chat workshop's functions",
+                Tags=tag_list(target),
+                **target.role_options(),
+            )["Role"]["Arn"]
+        except iam.exceptions.EntityAlreadyExistsException:
+            arn = require_mine(target, "roles", names.role).arn
     api_id = find_api_id(target) or "*"
     put_role_policy(target, api_id)
     return arn
 
 
+def ensure_log_group(target: Target, name: str) -> str:
+    """A log group of the series, made before anything writes to it: tagged (so a sweep by
+    tag finds it) and with a retention (so it expires). Lambda and API Gateway would create
+    it themselves, untagged and kept forever. An untagged group of the learner's (one those
+    services made) is tagged and given the retention; anyone else's is refused."""
+    logs = target.client("logs")
+    try:
+        logs.create_log_group(logGroupName=name, tags=target.tags)
+    except logs.exceptions.ResourceAlreadyExistsException:
+        found = require_mine(target, "log groups", name)
+        if found.tags != {**found.tags, **target.tags}:
+            logs.tag_resource(resourceArn=found.arn, tags=target.tags)
+    logs.put_retention_policy(logGroupName=name, retentionInDays=LOG_RETENTION_DAYS)
+    return target.arn("logs", f"log-group:{name}")
+
+
 def ensure_functions(target: Target) -> dict[str, str]:
-    """Notebook 03: the three functions from ``lambda_src/``; returns kind -> function ARN."""
+    """Notebook 03: the three functions from ``lambda_src/``, each after its log group;
+    returns kind -> function ARN."""
     lam = target.client("lambda")
     role_arn = target.client("iam").get_role(RoleName=target.names.role)["Role"]["Arn"]
     arns: dict[str, str] = {}
     for kind, name in target.names.functions.items():
-        code = packaging.build_zip(kind)
-        try:
-            arns[kind] = lam.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
-        except lam.exceptions.ResourceNotFoundException:
+        found = inventory.function(target, name)
+        if found is not None:
+            claim(target, found)
+        ensure_log_group(target, Names.function_log_group(name))
+        if found is not None:
+            arns[kind] = found.arn
+        else:
             arns[kind] = create_function_when_role_ready(
                 lam,
                 FunctionName=name,
                 Runtime="python3.12",
                 Role=role_arn,
                 Handler="app.lambda_handler",
-                Code={"ZipFile": code},
-                Timeout=10,
-                MemorySize=256,
+                Code={"ZipFile": packaging.build_zip(kind)},
+                Timeout=FUNCTION_TIMEOUT_S,
+                MemorySize=FUNCTION_MEMORY_MB,
                 Environment={"Variables": {"TABLE_NAME": target.names.table}},
                 Tags=target.tags,
             )["FunctionArn"]
@@ -115,42 +153,47 @@ def ensure_functions(target: Target) -> dict[str, str]:
     return arns
 
 
-def find_api_id(target: Target) -> str | None:
-    """The chat API's id, found by name (a restarted kernel finds what it made before)."""
-    apigw = target.client("apigatewayv2")
-    for page in _paged(apigw.get_apis):
-        for api in page.get("Items", []):
-            if api["Name"] == target.names.api:
-                return api["ApiId"]
+def find_api(target: Target) -> Found | None:
+    """The learner's chat API, found by its exact name and owner (a restarted kernel finds
+    what it made before); :class:`OwnershipError` if only someone else's has that name."""
+    found = inventory.apis(target, target.names.api)
+    mine = [api for api in found if is_mine(target, api)]
+    if mine:
+        return mine[0]
+    if found:
+        raise refusal(target, found[0])
     return None
 
 
-def _paged(call: Any, **kwargs: Any):  # apigatewayv2 has no paginator for get_apis
-    while True:
-        page = call(**kwargs)
-        yield page
-        if not page.get("NextToken"):
-            return
-        kwargs["NextToken"] = page["NextToken"]
+def find_api_id(target: Target) -> str | None:
+    """The learner's chat API id (see :func:`find_api`), or None before notebook 04."""
+    api = find_api(target)
+    return api.api_id if api else None
 
 
 def integration_uri(target: Target, function_arn: str) -> str:
-    return (f"arn:aws:apigateway:{target.region}:lambda:path/2015-03-31/functions/"
-            f"{function_arn}/invocations")
+    return (f"arn:{target.partition}:apigateway:{target.region}:lambda:path/2015-03-31/"
+            f"functions/{function_arn}/invocations")
 
 
 def allow_invoke_from_api(lam: Any, function_name: str, region: str, account: str,
-                          api_id: str, statement_id: str | None = None) -> None:
+                          api_id: str, statement_id: str | None = None, *,
+                          partition: str = "aws") -> None:
     """Let API Gateway invoke the function for any stage and route of ``api_id`` (idempotent:
     the statement id is per API, and a second add_permission meets ResourceConflictException)."""
     try:
         lam.add_permission(
             FunctionName=function_name, StatementId=statement_id or f"apigateway-{api_id}",
             Action="lambda:InvokeFunction", Principal="apigateway.amazonaws.com",
-            SourceArn=f"arn:aws:execute-api:{region}:{account}:{api_id}/*",
+            SourceArn=f"arn:{partition}:execute-api:{region}:{account}:{api_id}/*",
         )
     except lam.exceptions.ResourceConflictException:
         pass
+
+
+def _all_items(apigw: Any, operation: str, **kwargs: Any) -> list[dict[str, Any]]:
+    return [item for page in apigw.get_paginator(operation).paginate(**kwargs)
+            for item in page.get("Items", [])]
 
 
 def ensure_api(target: Target) -> ChatApi:
@@ -158,7 +201,7 @@ def ensure_api(target: Target) -> ChatApi:
     apigw = target.client("apigatewayv2")
     lam = target.client("lambda")
     names = target.names
-    fn_arns = {kind: lam.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
+    fn_arns = {kind: require_mine(target, "functions", name).arn
                for kind, name in names.functions.items()}
     api_id = find_api_id(target)
     if api_id is None:
@@ -167,20 +210,24 @@ def ensure_api(target: Target) -> ChatApi:
             RouteSelectionExpression="$request.body.action", Tags=target.tags,
         )["ApiId"]
     integrations = {i["IntegrationUri"]: i["IntegrationId"]
-                    for i in apigw.get_integrations(ApiId=api_id).get("Items", [])}
-    routes = {r["RouteKey"] for r in apigw.get_routes(ApiId=api_id).get("Items", [])}
+                    for i in _all_items(apigw, "get_integrations", ApiId=api_id)}
+    routes = {r["RouteKey"] for r in _all_items(apigw, "get_routes", ApiId=api_id)}
     for route_key, kind in ROUTES.items():
         uri = integration_uri(target, fn_arns[kind])
         if uri not in integrations:
+            # A Lambda integration is invoked with POST; CloudFormation's
+            # AWS::ApiGatewayV2::Integration says WebSocket APIs must set it.
             integrations[uri] = apigw.create_integration(
-                ApiId=api_id, IntegrationType="AWS_PROXY", IntegrationUri=uri,
+                ApiId=api_id, IntegrationType="AWS_PROXY", IntegrationMethod="POST",
+                IntegrationUri=uri,
             )["IntegrationId"]
         if route_key not in routes:
             apigw.create_route(ApiId=api_id, RouteKey=route_key,
                                Target=f"integrations/{integrations[uri]}")
     account = target.account_id
     for name in names.functions.values():
-        allow_invoke_from_api(lam, name, target.region, account, api_id)
+        allow_invoke_from_api(lam, name, target.region, account, api_id,
+                              partition=target.partition)
     deployment_id = apigw.create_deployment(
         ApiId=api_id, Description="chat routes")["DeploymentId"]
     try:
@@ -192,6 +239,11 @@ def ensure_api(target: Target) -> ChatApi:
     return ChatApi(api_id, names.stage, target.websocket_url(api_id, names.stage))
 
 
+def ensure_access_log_group(target: Target) -> str:
+    """Notebook 06: the API's access log group (tagged, with a retention); returns its ARN."""
+    return ensure_log_group(target, target.names.access_log_group)
+
+
 STEPS = [ensure_table, ensure_role, ensure_functions, ensure_api]
 
 
@@ -200,6 +252,7 @@ def build_chat(target: Target) -> ChatApi:
     for step in STEPS[:-1]:
         step(target)
     return ensure_api(target)
+
 
 NOTEBOOKS = {
     1: "01_dynamodb_table.ipynb",
@@ -214,21 +267,22 @@ class MissingPrerequisite(RuntimeError):
 
 
 def missing_step(target: Target) -> int | None:
-    """The first notebook (1-4) whose resources are not there, or None if all are."""
-    ddb, iam, lam = (target.client(s) for s in ("dynamodb", "iam", "lambda"))
-    try:
-        ddb.describe_table(TableName=target.names.table)
-    except ddb.exceptions.ResourceNotFoundException:
+    """The first notebook (1-4) whose resources are not there, or None if all are.
+    A resource with the learner's name that is not theirs raises :class:`OwnershipError`."""
+    names = target.names
+    found = inventory.table(target, names.table)
+    if found is None:
         return 1
-    try:
-        iam.get_role(RoleName=target.names.role)
-    except iam.exceptions.NoSuchEntityException:
+    claim(target, found)
+    found = inventory.role(target, names.role)
+    if found is None:
         return 2
-    for name in target.names.functions.values():
-        try:
-            lam.get_function(FunctionName=name)
-        except lam.exceptions.ResourceNotFoundException:
+    claim(target, found)
+    for name in names.functions.values():
+        found = inventory.function(target, name)
+        if found is None:
             return 3
+        claim(target, found)
     return 4 if find_api_id(target) is None else None
 
 

@@ -26,38 +26,88 @@ from botocore.exceptions import BotoCoreError, ClientError
 # second, few enough not to trip the management API's per-account rate limit.
 MAX_FANOUT_WORKERS = 16
 
-# The gateway answers @connections calls in milliseconds; a slow one is a sick connection, and
-# waiting on it would eat the 29 s integration timeout that every other recipient shares.
+# Every call must give up before Lambda stops the function at its timeout (10 s, set where the
+# function is created: workshop_utils/stack.py). botocore's worst case for one call is
+# total_max_attempts x (connect_timeout + read_timeout) plus the backoff between them; in
+# "standard" mode the wait before a second attempt is at most 1 s (rand(0, 1) x 1 s for
+# throttling; botocore/retries/standard.py). So: @connections 2 x (1 + 1.5) + 1 = 6 s,
+# DynamoDB 2 x (1 + 2) + 1 = 7 s, each within the 10 s.
+# The gateway answers @connections calls in milliseconds; a slow one is a sick connection.
 MANAGEMENT_CONFIG = Config(
-    connect_timeout=2,
-    read_timeout=5,
-    retries={"mode": "standard", "max_attempts": 2},
+    connect_timeout=1,
+    read_timeout=1.5,
+    retries={"mode": "standard", "total_max_attempts": 2},  # the first call and one retry
     max_pool_connections=MAX_FANOUT_WORKERS,
 )
 # Stale ids are deleted from inside the fan-out workers, so DynamoDB needs as many pooled
 # connections as there are workers (botocore's default is 10 and warns when it overflows).
 DYNAMODB_CONFIG = Config(
-    connect_timeout=2,
-    read_timeout=5,
-    retries={"mode": "standard", "max_attempts": 3},
+    connect_timeout=1,
+    read_timeout=2,
+    retries={"mode": "standard", "total_max_attempts": 2},
     max_pool_connections=MAX_FANOUT_WORKERS,
 )
+MAX_RETRY_BACKOFF_MS = 1000  # before the one retry (see above)
+# Time left that a fan-out needs to start one more call: that call's worst case plus a margin
+# for the summary log line. Below it, the fan-out stops posting (the rest are counted as
+# skipped and logged) instead of being killed mid-way by the timeout, which would lose the log.
+FINISH_MARGIN_MS = 500
+
+
+def worst_case_ms(config: Config) -> int:
+    """The longest one call with ``config`` can take before botocore gives up."""
+    attempts = config.retries["total_max_attempts"]
+    per_attempt_ms = (config.connect_timeout + config.read_timeout) * 1000
+    return int(attempts * per_attempt_ms + (attempts - 1) * MAX_RETRY_BACKOFF_MS)
+
+
+POST_RESERVE_MS = worst_case_ms(MANAGEMENT_CONFIG) + FINISH_MARGIN_MS
+DELETE_RESERVE_MS = worst_case_ms(DYNAMODB_CONFIG) + FINISH_MARGIN_MS
+
+# The DNS suffix of the AWS partitions, for the execute-api host of the @connections API.
+DNS_SUFFIXES = {"aws": "amazonaws.com", "aws-cn": "amazonaws.com.cn",
+                "aws-us-gov": "amazonaws.com"}
 
 DELIVERED = "delivered"
 STALE_REMOVED = "stale_removed"
 FAILED = "failed"
+SKIPPED = "skipped"
 
 
-# The request id of the invocation in progress. An execution environment runs one invocation
-# at a time, so a module global (unlike a ContextVar) is also right in the fan-out threads.
+# The invocation in progress (its Lambda context) and its request id. An execution environment
+# runs one invocation at a time, so a module global (unlike a ContextVar) is also right in the
+# fan-out threads.
+_invocation: Any = None
 _request_id: str | None = None
 
 
 def bind_request(context: Any) -> None:
-    """Tag every log line of this invocation with its request id: one filter on the id then
-    finds the invocation's own lines together with Lambda's START, END and REPORT."""
-    global _request_id
+    """Remember this invocation's context: every log line is tagged with its request id (one
+    filter on the id then finds the invocation's own lines together with Lambda's START, END
+    and REPORT), and the fan-out watches its remaining time."""
+    global _invocation, _request_id
+    _invocation = context
     _request_id = getattr(context, "aws_request_id", None)
+
+
+def remaining_ms() -> int | None:
+    """Milliseconds before Lambda stops this invocation (None when no context is bound)."""
+    remaining = getattr(_invocation, "get_remaining_time_in_millis", None)
+    return remaining() if callable(remaining) else None
+
+
+def has_time_for(reserve_ms: int) -> bool:
+    """True if a call that may take ``reserve_ms`` still ends before the timeout."""
+    left = remaining_ms()
+    return left is None or left > reserve_ms
+
+
+def partition() -> str:
+    """The AWS partition this function runs in, from its own ARN (``arn:aws-cn:lambda:…``);
+    ``aws`` when no invocation is bound."""
+    arn = getattr(_invocation, "invoked_function_arn", "") or ""
+    parts = arn.split(":")
+    return parts[1] if len(parts) > 2 and parts[0] == "arn" else "aws"
 
 
 class JsonLineFormatter(logging.Formatter):
@@ -143,11 +193,15 @@ def management_endpoint(request_context: dict) -> str:
     """The @connections endpoint of the stage that sent the event, built the AWS way.
 
     ``domainName`` may be a custom domain, which does not serve @connections; the execute-api
-    host always does. ``AWS_REGION`` is set by Lambda (and by the local cloud's runtime).
+    host always does. ``AWS_REGION`` is set by Lambda (and by the local cloud's runtime); the
+    domain is the partition's (``amazonaws.com.cn`` in China).
     """
     region = os.environ["AWS_REGION"]
+    current = partition()
+    if current not in DNS_SUFFIXES:
+        raise ValueError(f"no execute-api domain known for partition {current!r}")
     return (
-        f"https://{request_context['apiId']}.execute-api.{region}.amazonaws.com"
+        f"https://{request_context['apiId']}.execute-api.{region}.{DNS_SUFFIXES[current]}"
         f"/{request_context['stage']}"
     )
 
@@ -176,16 +230,21 @@ def encode(payload: dict) -> bytes:
 
 
 def scan_connections() -> dict[str, str]:
-    """Every connection in the table as ``{connection id: name}``, following
+    """Every live connection in the table as ``{connection id: name}``, following
     ``LastEvaluatedKey`` page by page.
 
-    A single Scan stops at 1 MB; without the loop a busy chat silently skips people.
+    A single Scan stops at 1 MB; without the loop a busy chat silently skips people. Items
+    whose TTL (``expiresAt``, epoch seconds) has passed are left out: DynamoDB deletes expired
+    items only eventually ("typically within a few days") and until then reads return them
+    (DynamoDB Developer Guide, "Working with time to live"). Items without ``expiresAt`` stay.
     """
     connections: dict[str, str] = {}
     request = {
         "TableName": table_name(),
         "ProjectionExpression": "connectionId, #name",
+        "FilterExpression": "attribute_not_exists(expiresAt) OR expiresAt > :now",
         "ExpressionAttributeNames": {"#name": "name"},  # NAME is a DynamoDB reserved word
+        "ExpressionAttributeValues": {":now": {"N": str(int(time.time()))}},
     }
     while True:
         page = dynamodb.scan(**request)
@@ -217,12 +276,19 @@ def _error_code(err: Exception) -> str:
 
 def _deliver(client, connection_id: str, data: bytes) -> str:
     """Post one frame; on 410 remove exactly that id. Never raises for an AWS error, so one
-    bad recipient cannot stop the others."""
+    bad recipient cannot stop the others. Skips the post (and a stale id's removal) when the
+    invocation has no time left to finish it."""
+    if not has_time_for(POST_RESERVE_MS):
+        return SKIPPED
     try:
         client.post_to_connection(ConnectionId=connection_id, Data=data)
         return DELIVERED
     # GoneException is a ClientError subclass: it must come first or it is never reached.
     except client.exceptions.GoneException:
+        if not has_time_for(DELETE_RESERVE_MS):  # TTL, or the next broadcast, removes it
+            logger.warning({"event": "stale_remove_skipped", "connectionId": connection_id,
+                            "remainingMs": remaining_ms()})
+            return FAILED
         try:
             delete_connection_item(connection_id)
         except (ClientError, BotoCoreError) as err:
@@ -249,6 +315,7 @@ class FanOutResult:
     delivered: int = 0
     stale_removed: int = 0
     failed: int = 0
+    skipped: int = 0  # not posted: the invocation was running out of time
     duration_ms: float = 0.0
     stale_ids: set[str] = field(default_factory=set)
 
@@ -257,7 +324,8 @@ def fan_out(
     endpoint: str, payload: dict, recipients: Iterable[str], *, kind: str, source: str
 ) -> FanOutResult:
     """Send ``payload`` to every id in ``recipients`` concurrently (bounded by the module's
-    thread pool), drop ids the gateway reports gone, and log one summary line.
+    thread pool), drop ids the gateway reports gone, and log one summary line. Posts that
+    could not finish before the invocation's timeout are not started (``skipped``).
 
     ``kind`` ("message", "presence" or "error") and ``source`` (the connection that caused
     it) only label the log line.
@@ -279,6 +347,8 @@ def fan_out(
         elif outcome == STALE_REMOVED:
             result.stale_removed += 1
             result.stale_ids.add(futures[future])
+        elif outcome == SKIPPED:
+            result.skipped += 1
         else:
             result.failed += 1
     result.duration_ms = round((time.perf_counter() - started) * 1000, 1)
@@ -286,7 +356,7 @@ def fan_out(
         {"event": "broadcast", "kind": kind, "connectionId": source,
          "recipients": result.recipients, "delivered": result.delivered,
          "stale_removed": result.stale_removed, "failed": result.failed,
-         "duration_ms": result.duration_ms}
+         "skipped": result.skipped, "duration_ms": result.duration_ms}
     )
     return result
 

@@ -235,7 +235,7 @@ def chat(ddb):
             "connectionId": {"S": connection_id},
             "name": {"S": name or connection_id.lower()},
             "connectedAt": {"N": "1795622400000"},
-            "expiresAt": {"N": "1795630500"},
+            "expiresAt": {"N": str(int(time.time()) + 2 * 3600)},  # live: TTL not passed
             **extra,
         }
         if announced:

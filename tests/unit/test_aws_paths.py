@@ -127,7 +127,31 @@ def test_aws_target_uses_wss_and_the_execute_api_management_endpoint() -> None:
     assert target.management_endpoint("a1b2c3d4e5", "dev") == (
         "https://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com/dev")
     assert target.names.function("connect") == "wschat-alice-connect"
-    assert target.tags["workshop-prefix"] == "wschat-alice"
+
+
+@pytest.mark.parametrize(("region", "host"), [
+    ("cn-north-1", "a1b2c3d4e5.execute-api.cn-north-1.amazonaws.com.cn"),
+    ("us-gov-west-1", "a1b2c3d4e5.execute-api.us-gov-west-1.amazonaws.com"),
+])
+def test_china_and_govcloud_urls_and_arns_use_their_partition(region, host) -> None:
+    """China's endpoints end in amazonaws.com.cn and its ARNs start arn:aws-cn: (IAM User
+    Guide, "IAM identifiers"; API Gateway in the China regions)."""
+    target = Target("aws", region=region, prefix="wschat-alice")
+    assert target.websocket_url("a1b2c3d4e5", "dev") == f"wss://{host}/dev"
+    assert target.management_endpoint("a1b2c3d4e5", "dev") == f"https://{host}/dev"
+    partition = "aws-cn" if region.startswith("cn-") else "aws-us-gov"
+    assert target.arn("logs", "log-group:g", account="111122223333") == (
+        f"arn:{partition}:logs:{region}:111122223333:log-group:g")
+
+
+def test_a_region_of_another_partition_is_refused_with_the_supported_ones() -> None:
+    """An ISO region or a made-up one is refused with the partitions the workshop supports."""
+    with pytest.raises(TargetError, match="aws-iso.*aws, aws-cn, aws-us-gov"):
+        from_environment({"WORKSHOP_TARGET": "aws", "WORKSHOP_REGION": "us-iso-east-1",
+                          "WORKSHOP_PREFIX": "wschat-bob"})
+    with pytest.raises(TargetError, match="not an AWS region"):
+        from_environment({"WORKSHOP_TARGET": "aws", "WORKSHOP_REGION": "moon-base-1",
+                          "WORKSHOP_PREFIX": "wschat-bob"})
 
 
 def test_aws_target_from_environment_takes_region_and_prefix() -> None:

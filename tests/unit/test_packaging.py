@@ -164,14 +164,14 @@ def test_render_policy_fills_every_placeholder(settings):
     """policy.json has exactly six placeholders and render_policy fills each of them."""
     template = (settings.lambda_src / "policy.json").read_text()
     placeholders = set(__import__("re").findall(r"\$\{(\w+)\}", template))
-    assert placeholders == {"Region", "AccountId", "TableName", "ApiId", "Stage",
-                            "FunctionPrefix"}
+    assert placeholders == {"Partition", "Region", "AccountId", "TableName", "ApiId",
+                            "Stage", "FunctionPrefix"}
     policy = render_policy("eu-west-3", "210987654321", "me-connections", "q1w2e3r4t5",
                            "dev", "me")
     text = json.dumps(policy)
     assert "${" not in text
     for value in ("eu-west-3", "210987654321", "table/me-connections", "q1w2e3r4t5/dev/POST",
-                  "/aws/lambda/me-*"):
+                  "/aws/lambda/me-connect", "arn:aws:logs:eu-west-3:"):
         assert value in text
 
 
@@ -182,6 +182,46 @@ def test_render_policy_accepts_any_api_before_the_api_exists():
     assert "arn:aws:execute-api:us-east-1:123456789012:*/prod/POST/@connections/*" in json.dumps(
         policy
     )
+
+
+@pytest.mark.parametrize(
+    ("region", "partition"),
+    [("eu-west-1", "aws"), ("cn-northwest-1", "aws-cn"), ("us-gov-west-1", "aws-us-gov")],
+)
+def test_render_policy_uses_the_regions_partition_in_every_arn(region, partition):
+    """China and GovCloud ARNs start arn:aws-cn: / arn:aws-us-gov: (IAM User Guide, "IAM
+    identifiers"); an ARN with the wrong partition matches nothing there."""
+    policy = render_policy(region, "123456789012", "t-connections", "abc", "dev", "wschat")
+    resources = [r for s in policy["Statement"] for r in
+                 ([s["Resource"]] if isinstance(s["Resource"], str) else s["Resource"])]
+    assert resources and all(r.startswith(f"arn:{partition}:") for r in resources), resources
+
+
+@pytest.mark.parametrize(
+    ("region", "partition"),
+    [("eu-west-1", "aws"), ("cn-northwest-1", "aws-cn"), ("us-gov-west-1", "aws-us-gov")],
+)
+def test_render_authorizer_policy_uses_the_regions_partition_in_every_arn(region, partition):
+    """The authorizer's own role has the same partition rule as the chat's: its parameter and
+    log group ARNs start arn:<partition>: for the region."""
+    policy = render_authorizer_policy(region, "123456789012", "wschat-chat-token-secret",
+                                      "wschat-authorizer")
+    resources = [r for s in policy["Statement"] for r in
+                 ([s["Resource"]] if isinstance(s["Resource"], str) else s["Resource"])]
+    assert resources and all(r.startswith(f"arn:{partition}:") for r in resources), resources
+    with pytest.raises(ValueError, match="Partition"):
+        render_authorizer_policy(region, "123456789012", "wschat-chat-token-secret",
+                                 "wschat-authorizer",
+                                 partition="aws-cn" if partition != "aws-cn" else "aws")
+
+
+def test_render_policy_refuses_a_partition_the_workshop_does_not_support():
+    """An ISO region, or a partition that is not the region's, is refused."""
+    with pytest.raises(ValueError, match="aws-iso"):
+        render_policy("us-iso-east-1", "123456789012", "t-connections", "abc", "dev", "wschat")
+    with pytest.raises(ValueError, match="Partition"):
+        render_policy("eu-west-1", "123456789012", "t-connections", "abc", "dev", "wschat",
+                      partition="aws-cn")
 
 
 @pytest.mark.parametrize(
@@ -205,11 +245,11 @@ def test_render_policy_refuses_values_that_would_widen_or_break_it(overrides):
 
 
 def test_render_authorizer_policy_fills_every_placeholder(settings):
-    """The authorizer's policy template has four placeholders, and rendering fills each with the
+    """The authorizer's policy template has five placeholders, and rendering fills each with the
     parameter's and the log group's ARNs."""
     template = (settings.lambda_src / "authorizer-policy.json").read_text()
     placeholders = set(__import__("re").findall(r"\$\{(\w+)\}", template))
-    assert placeholders == {"Region", "AccountId", "ParameterName", "FunctionName"}
+    assert placeholders == {"Partition", "Region", "AccountId", "ParameterName", "FunctionName"}
     policy = render_authorizer_policy("eu-west-3", "210987654321", "me-chat-token-secret",
                                       "me-authorizer")
     text = json.dumps(policy)

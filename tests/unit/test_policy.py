@@ -186,6 +186,11 @@ def test_the_functions_can_write_their_own_logs(policy, settings, function):
          "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/someone-else:log-stream:s"),
         ("logs:DeleteLogGroup",
          "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/wschat-connect"),
+        # prefix wschat-alice extends wschat: wschat's functions must not write her logs
+        ("logs:PutLogEvents", "arn:aws:logs:us-east-1:123456789012:log-group:"
+         "/aws/lambda/wschat-alice-connect:log-stream:s"),
+        ("logs:CreateLogGroup",
+         "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/wschat-alice-broadcast"),
     ],
 )
 def test_what_the_code_does_not_need_is_denied(policy, action, resource):
@@ -224,7 +229,10 @@ def test_nothing_broader_than_needed(policy, settings):
             assert service == "logs"
             assert set(actions) == {"logs:CreateLogGroup", "logs:CreateLogStream",
                                     "logs:PutLogEvents"}
-            assert all(f":log-group:/aws/lambda/{PREFIX}-*" in r for r in resources)
+            groups = {f"arn:aws:logs:{settings.region}:{settings.account_id}:log-group:"
+                      f"/aws/lambda/{PREFIX}-{kind}" for kind in ("connect", "disconnect",
+                                                                  "broadcast")}
+            assert set(resources) == groups | {f"{g}:*" for g in groups}  # exact, no prefix
     used = {f"dynamodb:{op}" for svc, op, _ in static_calls(settings.lambda_src)
             if svc == "dynamodb"}
     assert dynamodb_actions == used  # exactly the DynamoDB actions the code calls

@@ -1,0 +1,157 @@
+"""What the handlers do at the edges AWS sets: the function's timeout, the partition, the TTL."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import pytest
+
+from workshop_utils.stack import FUNCTION_TIMEOUT_S
+
+SENDER = "Vx3kQfGSoAMCJ1A="  # tests/events/message.json
+# botocore "standard" retries wait at most rand(0,1) x 1 s before the second attempt (throttling
+# base scale 1 s; botocore/retries/standard.py ExponentialBackoff); a third would wait <= 2 s.
+BACKOFF_S = [1, 2, 4, 8]
+
+
+def worst_case_s(client) -> float:
+    """The longest one call of ``client`` can take, read from the client itself."""
+    config = client.meta.config
+    attempts = config.retries["total_max_attempts"]
+    return attempts * (config.connect_timeout + config.read_timeout) + sum(
+        BACKOFF_S[: attempts - 1])
+
+
+def test_every_sdk_call_gives_up_within_the_functions_timeout(chat):
+    """Lambda stops the function at its Timeout (stack.py creates them with 10 s): a call
+    that can outlast it would be killed mid-way, its log line lost."""
+    for client in (chat.common.dynamodb, chat.common.management_client(chat.endpoint)):
+        assert worst_case_s(client) < FUNCTION_TIMEOUT_S, client.meta.service_model.service_name
+    # and the reserve the fan-out keeps is what the clients really take
+    assert chat.common.POST_RESERVE_MS >= worst_case_s(
+        chat.common.management_client(chat.endpoint)) * 1000
+    assert chat.common.DELETE_RESERVE_MS >= worst_case_s(chat.common.dynamodb) * 1000
+
+
+@dataclass
+class Clock:
+    """A Lambda context whose remaining time the test controls."""
+
+    remaining_ms: int
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:wschat-broadcast"
+    aws_request_id: str = "0d5cbbcf-aaaa-4b7e-9a51-0c2e8d7f1a23"
+    function_name: str = "wschat-broadcast"
+    asked: list[int] = field(default_factory=list)
+
+    def get_remaining_time_in_millis(self) -> int:
+        self.asked.append(self.remaining_ms)
+        return self.remaining_ms
+
+
+def test_a_fan_out_with_no_time_left_posts_nothing_and_says_so(chat, events, logs):
+    """With less time left than one post may take, nothing is posted and the summary counts
+    them skipped."""
+    chat.add(SENDER, "alice", announced=True)
+    for n in range(5):
+        chat.add(f"P{n}=", f"p{n}", announced=True)
+    clock = Clock(remaining_ms=chat.common.POST_RESERVE_MS - 1)
+    assert chat.broadcast.lambda_handler(events.load("message"), clock) == {"statusCode": 200}
+    assert chat.gateway.attempts == {}  # not one post started
+    (summary,) = [line for line in logs() if line.get("event") == "broadcast"]
+    assert summary["recipients"] == summary["skipped"] == 6
+    assert summary["delivered"] == 0
+
+
+def test_the_fan_out_stops_posting_when_the_time_runs_low(chat, events, logs, monkeypatch):
+    """Each post takes 1 s of the invocation here; posts stop once what is left could not
+    cover one more post's worst case, and the summary still gets logged."""
+    monkeypatch.setattr(chat.common, "_executor", ThreadPoolExecutor(max_workers=1))
+    recipients = [f"P{n}=" for n in range(10)]
+    clock = Clock(remaining_ms=chat.common.POST_RESERVE_MS + 2500)
+    chat.common.bind_request(clock)
+
+    def one_second_per_post(request, **_kwargs):
+        clock.remaining_ms -= 1000
+
+    chat.common.management_client(chat.endpoint).meta.events.register(
+        "before-send.apigatewaymanagementapi", one_second_per_post)
+    result = chat.common.fan_out(chat.endpoint, {"type": "x"}, recipients, kind="message",
+                                 source=SENDER)
+    assert (result.delivered, result.skipped) == (3, 7)
+    assert list(chat.gateway.attempts) == recipients[:3]
+    assert all(left > chat.common.POST_RESERVE_MS for left in clock.asked[:3])
+    chat.common._executor.shutdown()
+
+
+def test_a_stale_id_is_kept_when_there_is_no_time_to_delete_it(chat, logs):
+    """The delete after a 410 is skipped when it could outlast the invocation; TTL or the
+    next broadcast removes the id."""
+    chat.add("GONE=", "gone", announced=True)
+    chat.gateway.gone.add("GONE=")
+    clock = Clock(remaining_ms=(chat.common.POST_RESERVE_MS + chat.common.DELETE_RESERVE_MS)
+                  // 2)
+    assert chat.common.POST_RESERVE_MS < clock.remaining_ms < chat.common.DELETE_RESERVE_MS
+    chat.common.bind_request(clock)
+    result = chat.common.fan_out(chat.endpoint, {"type": "x"}, ["GONE="], kind="message",
+                                 source=SENDER)
+    assert result.failed == 1 and chat.item("GONE=") is not None
+    assert any(line["event"] == "stale_remove_skipped" for line in logs())
+
+
+@pytest.mark.parametrize(
+    ("partition", "region", "host"),
+    [
+        ("aws", "eu-west-3", "abc123.execute-api.eu-west-3.amazonaws.com"),
+        ("aws-cn", "cn-north-1", "abc123.execute-api.cn-north-1.amazonaws.com.cn"),
+        ("aws-us-gov", "us-gov-west-1", "abc123.execute-api.us-gov-west-1.amazonaws.com"),
+    ],
+)
+def test_the_management_endpoint_is_in_the_functions_partition(
+        chat, monkeypatch, partition, region, host):
+    """The execute-api domain of China's regions is amazonaws.com.cn (API Gateway in China,
+    "Amazon API Gateway endpoints"); the partition comes from the function's own ARN."""
+    monkeypatch.setenv("AWS_REGION", region)
+    chat.common.bind_request(Clock(
+        remaining_ms=9000,
+        invoked_function_arn=f"arn:{partition}:lambda:{region}:123456789012:function:f"))
+    assert chat.common.management_endpoint({"apiId": "abc123", "stage": "dev"}) == (
+        f"https://{host}/dev")
+
+
+def test_an_unknown_partition_is_a_clear_error(chat, monkeypatch):
+    """A function in a partition without a known execute-api domain gets an error naming it."""
+    monkeypatch.setenv("AWS_REGION", "us-iso-east-1")
+    chat.common.bind_request(Clock(
+        remaining_ms=9000,
+        invoked_function_arn="arn:aws-iso:lambda:us-iso-east-1:123456789012:function:f"))
+    with pytest.raises(ValueError, match="aws-iso"):
+        chat.common.management_endpoint({"apiId": "abc123", "stage": "dev"})
+
+
+def test_expired_items_are_not_broadcast_to(chat, events, lambda_context):
+    """DynamoDB deletes expired items only eventually ("typically within a few days"; DynamoDB
+    Developer Guide, "Working with time to live"), and reads return them until then."""
+    now = int(time.time())
+    chat.add(SENDER, "alice", announced=True)
+    chat.add("LIVE=", "live", announced=True)
+    chat.add("EXPIRED=", "expired", announced=True, expiresAt={"N": str(now - 60)})
+    chat.ddb.put_item(TableName=chat.common.table_name(), Item={
+        "connectionId": {"S": "NOTTL="}, "name": {"S": "no-ttl"}, "announced": {"BOOL": True}})
+    chat.broadcast.lambda_handler(events.load("message"), lambda_context)
+    assert chat.gateway.posted_to == {SENDER, "LIVE=", "NOTTL="}
+    (scan,) = [c for c in chat.recorder.calls if c.operation == "Scan"]
+    assert "expiresAt" in scan.params["FilterExpression"]
+    assert chat.item("EXPIRED=") is not None  # left for TTL to delete
+
+
+def test_an_expired_person_is_not_listed_as_online(chat, events, lambda_context):
+    """An item past its TTL is neither told of the join nor listed in the welcome's online
+    list."""
+    chat.add("OLD=", "old", announced=True, expiresAt={"N": str(int(time.time()) - 1)})
+    chat.add(SENDER, "alice")
+    chat.broadcast.lambda_handler(events.load("join"), lambda_context)
+    (welcome,) = chat.gateway.frames[SENDER]
+    assert welcome["type"] == "welcome" and welcome["online"] == []
+    assert "OLD=" not in chat.gateway.posted_to

@@ -77,6 +77,7 @@ def unreachable(exc: BaseException) -> str:
 
 def find_url(home: str | None = None) -> str:
     """The stage URL of the workshop's chat API on the current target."""
+    from .cli_errors import explain
     from .stack import find_api_id
     from .target import TargetError, from_environment
 
@@ -90,8 +91,7 @@ def find_url(home: str | None = None) -> str:
     except TargetError as exc:
         raise ChatError(str(exc)) from None
     except Exception as exc:  # botocore's errors: credentials, endpoint, permissions
-        raise ChatError(f"cannot look up the chat API on the {env.get('WORKSHOP_TARGET', 'local')}"
-                        f" target: {exc}") from None
+        raise ChatError(explain(exc, env)[0]) from None
     if api_id is None:
         raise ChatError(
             f"no API named {target.names.api!r} on the {target.kind} target (prefix "

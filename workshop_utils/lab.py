@@ -198,19 +198,27 @@ def run(options: LabOptions, env: Mapping[str, str] | None = None) -> int:
     command = jupyter_command(options.port, repo=repo_root(), open_browser=open_browser,
                               as_root=hasattr(os, "geteuid") and os.geteuid() == 0,
                               shell=terminal_command(lab_env))
-    proc = subprocess.Popen(command, cwd=repo_root(), env=lab_env)
     stop_signals: list[int] = []
+    started: list[subprocess.Popen[Any]] = []
 
     def forward(signum: int, _frame: object) -> None:
-        # Ctrl-C reaches JupyterLab too (same process group); SIGTERM/SIGHUP sent to this
-        # process alone (docker stop, a closed terminal, a test) must reach it as well.
+        # SIGINT (Ctrl-C) as SIGINT, which JupyterLab without a terminal takes as "stop now";
+        # SIGTERM and SIGHUP (docker stop, a closed terminal) as SIGTERM. Repeats are dropped.
         stop_signals.append(signum)
-        if proc.poll() is None:
-            proc.send_signal(signum)
+        if len(stop_signals) == 1 and started and started[0].poll() is None:
+            started[0].send_signal(signal.SIGINT if signum == signal.SIGINT else signal.SIGTERM)
 
     handled = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous = {sig: signal.signal(sig, forward) for sig in handled} if in_main_thread else {}
+    # Its own session: a terminal's Ctrl-C reaches only this process, which passes exactly one
+    # stop signal on. Both receiving it, JupyterLab took the second SIGINT in the middle of its
+    # shutdown and died with a KeyboardInterrupt traceback.
+    proc = subprocess.Popen(command, cwd=repo_root(), env=lab_env, stdin=subprocess.DEVNULL,
+                            start_new_session=True)
+    started.append(proc)
+    if stop_signals:  # one arrived while it was being started
+        forward(stop_signals.pop(), None)
     try:
         if wait_until_ready(proc, options.port, token):
             print(f"JupyterLab: http://127.0.0.1:{options.port}/lab/tree/{FIRST_PAGE}"

@@ -8,6 +8,7 @@ line, and ``WORKSHOP_DEBUG=1`` (or ``workshop --debug …``) shows their traceba
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 from collections.abc import Mapping
@@ -28,6 +29,8 @@ INVALID_CODES = {"InvalidClientTokenId", "UnrecognizedClientException", "Signatu
                  "InvalidSignatureException", "AuthFailure", "InvalidAccessKeyId"}
 DENIED_CODES = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation",
                 "UnauthorizedAccess", "403"}
+# A home (or a file in it) that cannot be made: not the learner's, read-only, under a file.
+UNWRITABLE = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR}
 
 
 class CommandError(RuntimeError):
@@ -127,9 +130,10 @@ def explain(exc: BaseException, env: Mapping[str, str] | None = None) -> tuple[s
                 FAILED)
     if isinstance(exc, boto.ClientError):
         return _client_error(exc, env), FAILED
-    if isinstance(exc, PermissionError) and exc.filename:
-        return (f"cannot write {exc.filename} ({exc.strerror}); set WORKSHOP_HOME to a "
-                "directory you can write, or run as the user who owns the checkout", FAILED)
+    if isinstance(exc, OSError) and exc.filename and exc.errno in UNWRITABLE:
+        return (f"cannot write {exc.filename} ({exc.strerror}); set WORKSHOP_HOME (or --home) "
+                "to a directory you can write, or run as the user who owns the checkout",
+                FAILED)
     if isinstance(exc, RuntimeError) and type(exc).__module__.startswith("workshop_utils"):
         # The workshop's own errors (TargetError, LocalCloudError, …) say what to do.
         return _first_line(str(exc)) or type(exc).__name__, FAILED

@@ -44,6 +44,7 @@ from workshop_utils.localcloud.settings import repo_root
 
 USERNAME = "ada"
 PREFIX = learner_prefix(USERNAME)
+LEARNER = render(load(LEARNER_POLICY), learner_variables(USERNAME))
 API_ID = "a1b2c3d4e5"  # the notebooks' calls name no real API: any id of the learner's
 
 
@@ -83,16 +84,12 @@ def _skip_if_pending(pending: list[str], why: str) -> None:
         pytest.skip(f"{why}; everything else is allowed. Pending: {pending}")
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def recorded(cloud: LocalCloud) -> list[Request]:
     """The IAM requests of the library's whole run for learner ada on the local cloud."""
     boundary_arn = f"arn:aws:iam::{cloud.state['account_id']}:policy/{BOUNDARY_NAME}"
     iam = cloud.client("iam")
-    try:
-        iam.create_policy(PolicyName=BOUNDARY_NAME,
-                          PolicyDocument=BOUNDARY_POLICY.read_text())
-    except iam.exceptions.EntityAlreadyExistsException:
-        pass
+    iam.create_policy(PolicyName=BOUNDARY_NAME, PolicyDocument=BOUNDARY_POLICY.read_text())
     target = targets.local_target(cloud.state, PREFIX)
     if _boundary_supported():
         target.permissions_boundary = boundary_arn
@@ -109,6 +106,7 @@ def recorded(cloud: LocalCloud) -> list[Request]:
         cleanup.leftovers(target)
     finally:
         cleanup.delete_everything(target, say=lambda *_: None)
+        iam.delete_policy(PolicyArn=boundary_arn)
     assert not any(cleanup.leftovers(target).values())
     found = []
     for service, operation, params, model in recorder.calls:
@@ -124,9 +122,14 @@ def test_the_policy_allows_every_call_the_library_makes(recorded: list[Request])
     assert {"dynamodb:CreateTable", "iam:CreateRole", "iam:PassRole", "lambda:CreateFunction",
             "lambda:AddPermission", "apigateway:POST", "apigateway:DELETE",
             "dynamodb:DeleteTable", "iam:DeleteRole", "lambda:DeleteFunction"} <= actions
-    refused, pending = _evaluate(recorded, render(load(LEARNER_POLICY),
-                                                  learner_variables(USERNAME)),
-                                 may_lack_boundary=not _boundary_supported())
+    refused, _pending = _evaluate(recorded, LEARNER, may_lack_boundary=True)
+    assert refused == []
+
+
+def test_the_library_creates_the_role_with_the_boundary(recorded: list[Request]) -> None:
+    """The policy allows iam:CreateRole only with the boundary (no learner mints an admin
+    role), so stack.ensure_role must pass WORKSHOP_PERMISSIONS_BOUNDARY to create_role."""
+    refused, pending = _evaluate(recorded, LEARNER, may_lack_boundary=not _boundary_supported())
     assert refused == []
     _skip_if_pending(pending, "stack.ensure_role passes no permissions boundary yet "
                               "(WORKSHOP_PERMISSIONS_BOUNDARY comes with branch issue14-classroom)")
@@ -221,7 +224,9 @@ def _own_params(service: str, operation: str, args: str, boundary_arn: str,
     return [base]
 
 
-def test_the_policy_allows_every_call_the_notebooks_make() -> None:
+@pytest.fixture(scope="module")
+def notebook_requests() -> tuple[list[Request], bool]:
+    """The IAM requests of the notebooks' calls, and whether create_role passes a boundary."""
     tags = {"workshop": targets.WORKSHOP_TAG, "workshop-prefix": PREFIX}
     account, region = "111122223333", "eu-west-1"
     boundary_arn = f"arn:aws:iam::{account}:policy/{BOUNDARY_NAME}"
@@ -243,13 +248,24 @@ def test_the_policy_allows_every_call_the_notebooks_make() -> None:
                               http_method=model.http["method"],
                               request_uri=model.http["requestUri"], owner_tags=tags,
                               management_endpoint=management)
+    passes_boundary = any({"role_options", "PermissionsBoundary"} & set(args.split())
+                          for _n, service, method, args in calls if method == "create_role")
+    return found, passes_boundary
+
+
+def test_the_policy_allows_every_call_the_notebooks_make(
+        notebook_requests: tuple[list[Request], bool]) -> None:
+    found, _passes_boundary = notebook_requests
     services = {r.action.split(":")[0] for r in found}
     assert {"dynamodb", "iam", "lambda", "apigateway", "execute-api", "logs"} <= services
-    notebooks_pass_boundary = any("role_options" in a or "PermissionsBoundary" in a
-                                  for _n, _s, _m, a in calls)
-    refused, pending = _evaluate(found, render(load(LEARNER_POLICY),
-                                               learner_variables(USERNAME)),
-                                 may_lack_boundary=not notebooks_pass_boundary)
+    refused, _pending = _evaluate(found, LEARNER, may_lack_boundary=True)
+    assert refused == []
+
+
+def test_notebook_02_creates_the_role_with_the_boundary(
+        notebook_requests: tuple[list[Request], bool]) -> None:
+    found, passes_boundary = notebook_requests
+    refused, pending = _evaluate(found, LEARNER, may_lack_boundary=not passes_boundary)
     assert refused == []
     _skip_if_pending(pending, "notebook 02's create_role passes no permissions boundary yet "
                               "(the notebook rewrite for issue 14: "

@@ -104,6 +104,13 @@ def cmd_cleanup(args: argparse.Namespace) -> int:
     return 0
 
 
+def tcp_port(value: str) -> int:
+    """A port a browser can be sent to: 1-65535 (argparse type of ``workshop lab --port``)."""
+    if not value.strip().isdigit() or not 0 < int(value) < 65536:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a port (use 1 to 65535)")
+    return int(value)
+
+
 def _lab_port(args: argparse.Namespace) -> int:
     if args.port is not None:
         return args.port
@@ -112,11 +119,12 @@ def _lab_port(args: argparse.Namespace) -> int:
     value = os.environ.get("WORKSHOP_LAB_PORT", "").strip()
     if not value:
         return DEFAULT_PORT
-    if not value.isdigit() or not 0 < int(value) < 65536:
+    try:
+        return tcp_port(value)
+    except argparse.ArgumentTypeError:
         raise CommandError(f"WORKSHOP_LAB_PORT={value!r} is not a port",
                            f"use a number from 1 to 65535, e.g. WORKSHOP_LAB_PORT={DEFAULT_PORT}",
-                           status=USAGE)
-    return int(value)
+                           status=USAGE) from None
 
 
 def cmd_lab(args: argparse.Namespace) -> int:
@@ -193,7 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     lab = leaf(sub, "lab", cmd_lab,
                help="start the local cloud and JupyterLab on the workshop (what `make lab` runs)")
-    lab.add_argument("--port", type=int,
+    lab.add_argument("--port", type=tcp_port,
                      help="JupyterLab's port (env WORKSHOP_LAB_PORT, default 8888)")
     lab.add_argument("--aws-port", type=int, help="the local cloud's AWS API port "
                      "(env WORKSHOP_AWS_PORT)")

@@ -89,6 +89,12 @@ def learner_machine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def expired_sso_token(home: Path, key: str) -> None:
     """An SSO token in botocore's cache that expired in 2020 (as `aws sso login` leaves it)."""
     name = hashlib.sha1(key.encode()).hexdigest()
@@ -184,9 +190,9 @@ def test_home_that_cannot_be_written_is_one_line(
         command: str, learner_machine: Path, capsys: pytest.CaptureFixture[str]) -> None:
     blocker = learner_machine / "a-file"
     blocker.write_text("")
+    lab_args = ["--port", str(free_port()), "--no-browser"] if command == "lab" else []
     status, _out, err = run_cli(capsys, "--home", str(blocker / "home"), *command.split(),
-                                *(["--port", "0", "--no-browser"] if command == "lab" else []),
-                                "--aws-port", "0", "--ws-port", "0")
+                                *lab_args, "--aws-port", "0", "--ws-port", "0")
     assert status == 1
     assert_one_line(err, f"cannot write {blocker / 'home'} (Not a directory); set "
                          "WORKSHOP_HOME (or --home) to a directory you can write")
@@ -229,6 +235,7 @@ def test_flag_typos_are_one_line_with_the_closest_flag(
     (["cloud"], "`workshop cloud` needs a command: start, stop, status"),
     (["cloud", "strat"], "unknown command 'strat' for `workshop cloud` (did you mean start?)"),
     (["cloud", "start", "--aws-port", "x"], "argument --aws-port: invalid int value: 'x'"),
+    (["lab", "--port", "0"], "argument --port: '0' is not a port (use 1 to 65535)"),
 ])
 def test_command_typos_are_one_line(argv: list[str], expected: str,
                                     capsys: pytest.CaptureFixture[str]) -> None:

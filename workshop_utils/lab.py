@@ -9,7 +9,7 @@ What a learner's machine needs from it, whoever and wherever they are:
   and it opens on ``notebooks/00_welcome.ipynb``, so the notebooks come first;
 - **this environment first on PATH** in kernels and terminals: ``workshop chat …`` and
   ``python`` are the workshop's (JupyterLab's terminals are login shells, whose
-  ``/etc/profile`` resets PATH; they get ``static/lab.bashrc`` instead);
+  ``/etc/profile`` resets PATH; they get ``BASHRC`` instead, written to the cloud's home);
 - **headless**: without a display it prints the address instead of opening a browser; a HOME
   it cannot write (a container's arbitrary user) gets Jupyter's files under the cloud's home;
 - **ports**: a taken port is one line and the way out (``workshop_utils.ports``);
@@ -37,14 +37,24 @@ from typing import Any
 
 from . import ports
 from .cli_errors import CommandError
-from .localcloud import process
-from .localcloud.settings import CloudSettings, repo_root
+from .localcloud import CloudSettings, status, stop
 
 DEFAULT_PORT = 8888  # JupyterLab's own default; WORKSHOP_LAB_PORT or --port to change it
 FIRST_PAGE = "notebooks/00_welcome.ipynb"
 READY_TIMEOUT_S = 120.0
 STOP_TIMEOUT_S = 30.0
-BASHRC = Path(__file__).resolve().parent / "static" / "lab.bashrc"
+BASHRC = """\
+# Start-up file of the terminals of `workshop lab` (bash --rcfile this -i), written by it.
+# JupyterLab would otherwise start a login shell, whose /etc/profile resets PATH and loses the
+# workshop's environment: `workshop chat ...` would then be "command not found".
+if [ -f "$HOME/.bashrc" ]; then
+  . "$HOME/.bashrc"
+fi
+# The learner's ~/.bashrc may put another Python first (conda init does): the workshop's wins.
+if [ -n "${WORKSHOP_LAB_BIN:-}" ]; then
+  export PATH="$WORKSHOP_LAB_BIN:$PATH"
+fi
+"""
 # Jupyter's per-user directories, moved under the cloud's home when HOME cannot be written.
 JUPYTER_DIRS = {
     "JUPYTER_CONFIG_DIR": "config",
@@ -63,6 +73,11 @@ class LabOptions:
     ws_port: int | None = None
     browser: bool | None = None  # None: open one if this machine has a display
     stop_cloud: bool = False
+
+
+def checkout() -> Path:
+    """The repository this package runs from: JupyterLab's root."""
+    return Path(__file__).resolve().parents[1]
 
 
 def environment_bin() -> Path:
@@ -97,7 +112,7 @@ def lab_environment(env: Mapping[str, str], *, bin_dir: Path, cloud_home: Path,
     lab_env = dict(env)
     path = [p for p in env.get("PATH", os.defpath).split(os.pathsep) if p != str(bin_dir)]
     lab_env["PATH"] = os.pathsep.join([str(bin_dir), *path])
-    lab_env["WORKSHOP_LAB_BIN"] = str(bin_dir)  # read by static/lab.bashrc
+    lab_env["WORKSHOP_LAB_BIN"] = str(bin_dir)  # read by BASHRC
     lab_env["WORKSHOP_HOME"] = str(cloud_home)
     lab_env["JUPYTER_TOKEN"] = token
     if sys.prefix != sys.base_prefix:  # a virtual environment: say so, as `activate` would
@@ -108,12 +123,15 @@ def lab_environment(env: Mapping[str, str], *, bin_dir: Path, cloud_home: Path,
     return lab_env
 
 
-def terminal_command(env: Mapping[str, str]) -> list[str]:
-    """The shell of JupyterLab's terminals: bash with ``lab.bashrc``, or a non-login ``sh``
+def terminal_command(env: Mapping[str, str], cloud_home: Path) -> list[str]:
+    """The shell of JupyterLab's terminals: bash with ``BASHRC``, or a non-login ``sh``
     (which keeps the PATH it is given) where there is no bash."""
     bash = shutil.which("bash", path=env.get("PATH"))
     if bash:
-        return [bash, "--rcfile", str(BASHRC), "-i"]
+        rcfile = cloud_home / "lab" / "bashrc"
+        rcfile.parent.mkdir(parents=True, exist_ok=True)
+        rcfile.write_text(BASHRC)
+        return [bash, "--rcfile", str(rcfile), "-i"]
     return [shutil.which("sh", path=env.get("PATH")) or "/bin/sh", "-i"]
 
 
@@ -166,9 +184,9 @@ def _farewell(settings: CloudSettings | None, stop_cloud: bool) -> str:
     if settings is None:
         return "JupyterLab stopped."
     if stop_cloud:
-        process.stop(settings.home)
+        stop(settings.home)
         return "JupyterLab stopped, and so did the local cloud (what you built in it is gone)."
-    state = process.status(settings.home)
+    state = status(settings.home)
     if state is None:
         return "JupyterLab stopped; the local cloud is not running."
     return (f"JupyterLab stopped; the local cloud still runs (pid {state['pid']}, AWS APIs at "
@@ -195,9 +213,9 @@ def run(options: LabOptions, env: Mapping[str, str] | None = None) -> int:
     token = env.get("JUPYTER_TOKEN") or secrets.token_urlsafe(24)
     lab_env = lab_environment(env, bin_dir=bin_dir, cloud_home=cloud_home, token=token)
     open_browser = has_display(env) if options.browser is None else options.browser
-    command = jupyter_command(options.port, repo=repo_root(), open_browser=open_browser,
+    command = jupyter_command(options.port, repo=checkout(), open_browser=open_browser,
                               as_root=hasattr(os, "geteuid") and os.geteuid() == 0,
-                              shell=terminal_command(lab_env))
+                              shell=terminal_command(lab_env, cloud_home))
     stop_signals: list[int] = []
     started: list[subprocess.Popen[Any]] = []
 
@@ -214,7 +232,7 @@ def run(options: LabOptions, env: Mapping[str, str] | None = None) -> int:
     # Its own session: a terminal's Ctrl-C reaches only this process, which passes exactly one
     # stop signal on. Both receiving it, JupyterLab took the second SIGINT in the middle of its
     # shutdown and died with a KeyboardInterrupt traceback.
-    proc = subprocess.Popen(command, cwd=repo_root(), env=lab_env, stdin=subprocess.DEVNULL,
+    proc = subprocess.Popen(command, cwd=checkout(), env=lab_env, stdin=subprocess.DEVNULL,
                             start_new_session=True)
     started.append(proc)
     if stop_signals:  # one arrived while it was being started

@@ -9,8 +9,10 @@ import socket
 from typing import Any
 
 from .cli_errors import CommandError
-from .localcloud import process
-from .localcloud.settings import DEFAULT_AWS_PORT, DEFAULT_WS_PORT, CloudSettings
+from .localcloud import CloudSettings, start, status
+
+DEFAULT_AWS_PORT: int = CloudSettings.aws_port  # the dataclass's defaults: 4566 and 4510
+DEFAULT_WS_PORT: int = CloudSettings.ws_port
 
 HOST = "127.0.0.1"
 
@@ -53,8 +55,8 @@ def require_cloud_ports(aws_port: int, ws_port: int) -> None:
 def start_cloud(settings: CloudSettings) -> dict[str, Any]:
     """The local cloud of ``settings.home``: the one running, or a new one once its ports are
     known to be free (``workshop cloud start`` and ``workshop lab``)."""
-    running = process.status(settings.home)
+    running = status(settings.home)
     if running is not None:
         return running
     require_cloud_ports(settings.aws_port, settings.ws_port)
-    return process.start(settings)
+    return start(settings)

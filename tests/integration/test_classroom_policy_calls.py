@@ -39,8 +39,8 @@ from tests.iampolicy import (
 )
 from workshop_utils import checks, cleanup, stack, waiting
 from workshop_utils import target as targets
+from workshop_utils.lab import checkout as repo_root
 from workshop_utils.localcloud import LocalCloud
-from workshop_utils.localcloud.settings import repo_root
 
 USERNAME = "ada"
 PREFIX = learner_prefix(USERNAME)

@@ -36,8 +36,8 @@ from pathlib import Path
 import pytest
 from websockets.sync.client import connect
 
-from workshop_utils.localcloud import process
-from workshop_utils.localcloud.settings import repo_root
+from workshop_utils.lab import checkout as repo_root
+from workshop_utils.localcloud import status, stop
 
 REPO = repo_root()
 BIN = Path(sys.executable).absolute().parent  # .venv/bin
@@ -131,7 +131,7 @@ def workshop_lab(home: Path, *args: str, user: pwd.struct_passwd | None = None,
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
-        process.stop(home)
+        stop(home)
 
 
 def run_in_kernel(lab: Lab, code: str) -> str:
@@ -226,10 +226,10 @@ def check_exit(lab: Lab, how: str, cloud_kept: bool) -> None:
     if cloud_kept:
         assert re.search(r"^JupyterLab stopped; the local cloud still runs \(pid \d+, AWS APIs "
                          r"at http://127\.0\.0\.1:\d+\) .*`workshop cloud stop`", out, re.M), out
-        assert process.status(lab.home) is not None
+        assert status(lab.home) is not None
     else:
         assert "JupyterLab stopped, and so did the local cloud" in out, out
-        assert process.status(lab.home) is None
+        assert status(lab.home) is None
     assert "Traceback" not in lab.err()
 
 
@@ -240,7 +240,7 @@ def home() -> Iterator[Path]:
     try:
         yield path
     finally:
-        process.stop(path)
+        stop(path)
         shutil.rmtree(path, ignore_errors=True)
 
 
@@ -349,7 +349,7 @@ def test_lab_port_taken_is_one_line_and_starts_nothing(home: Path) -> None:
         f"workshop: port {port} (JupyterLab) is already in use on 127.0.0.1; another JupyterLab "
         f"(or `make lab`) may be running there; choose another: WORKSHOP_LAB_PORT={port + 1} "
         f"make lab (or workshop lab --port {port + 1})\n")
-    assert process.status(home) is None and not (home / "cloud.pid").exists()
+    assert status(home) is None and not (home / "cloud.pid").exists()
 
 
 @pytest.mark.parametrize("which", ["--aws-port", "--ws-port"])
@@ -367,4 +367,4 @@ def test_cloud_port_taken_is_one_line(home: Path, which: str, command: str) -> N
         f"workshop: port {port} (the local cloud's {what}) is already in use on 127.0.0.1; "
         "stop what uses it"), done.stderr
     assert "WORKSHOP_AWS_PORT=" in done.stderr and "Traceback" not in done.stderr
-    assert process.status(home) is None
+    assert status(home) is None

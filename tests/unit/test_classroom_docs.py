@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
-from workshop_utils.localcloud.settings import repo_root
+from workshop_utils.lab import checkout as repo_root
 
 ROOT = repo_root()
 README = (ROOT / "README.md").read_text()

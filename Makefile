@@ -29,10 +29,10 @@ chromium:
 	    || echo "chromium: apt-get could not install chromium (the browser tests will skip)"; \
 	fi
 
-## make lab: start the local cloud and open JupyterLab on notebooks/
+## make lab: start the local cloud and JupyterLab on the workshop (as root or not, headless or
+## not; WORKSHOP_LAB_PORT, WORKSHOP_AWS_PORT, WORKSHOP_WS_PORT choose the ports)
 lab: setup
-	$(BIN)/workshop cloud start
-	$(BIN)/jupyter lab --ip=127.0.0.1 notebooks/
+	$(BIN)/workshop lab
 
 ## make run: execute the notebooks in order against the local cloud, one line per notebook
 run: setup

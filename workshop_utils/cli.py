@@ -1,15 +1,24 @@
-"""The ``workshop`` command: the local cloud, the headless walk-through, clean-up, chat, and
-the instructor's ``workshop class`` commands."""
+"""The ``workshop`` command: JupyterLab, the local cloud, the headless walk-through, clean-up,
+chat, and the instructor's ``workshop class`` commands.
+
+Every failure of every command ends as one line on stderr, ``workshop: <what>; <fix>``, with
+exit status 1 (2 for a command line that cannot be parsed): ``main`` maps what a command raises
+through ``cli_errors.explain``; ``--debug`` (or ``WORKSHOP_DEBUG=1``) shows the traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
+import os
+import re
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
-from . import localcloud
+from . import localcloud, ports
+from .cli_errors import USAGE, CommandError, explain
 from .localcloud import CloudSettings, default_home
 
 
@@ -21,12 +30,7 @@ def _cloud_settings(args: argparse.Namespace) -> CloudSettings:
 
 
 def cmd_cloud_start(args: argparse.Namespace) -> int:
-    settings = _cloud_settings(args)
-    try:
-        state = localcloud.start(settings)
-    except localcloud.LocalCloudError as exc:
-        print(f"workshop: {exc}", file=sys.stderr)
-        return 1
+    state = ports.start_cloud(_cloud_settings(args))
     print(f"local cloud running (pid {state['pid']}): AWS APIs at {state['aws_endpoint']}, "
           f"WebSockets at {state['websocket_url_template']}")
     return 0
@@ -45,8 +49,8 @@ def cmd_cloud_status(args: argparse.Namespace) -> int:
         print(json.dumps(state or {"running": False}, indent=2))
         return 0 if state else 1
     if state is None:
-        print(f"no local cloud is running for {home} (start one: workshop cloud start)")
-        return 1
+        raise CommandError(f"no local cloud is running for {home}",
+                           "start one: workshop cloud start")
     print(format_status(state))
     return 0
 
@@ -79,74 +83,29 @@ def cmd_run(args: argparse.Namespace) -> int:
     return run_notebooks(write=args.write, fresh=args.fresh)
 
 
-def fail(what: str, fix: str) -> int:
-    """One line on stderr, ``workshop: <what>; <fix>``, and exit status 1."""
-    print(f"workshop: {what}; {fix}", file=sys.stderr)
-    return 1
-
-
-def aws_failure(exc: Exception, target: Any | None) -> tuple[str, str]:
-    """(what happened, the fix) for an error of an AWS call, in one line each."""
-    from botocore.exceptions import (
-        ClientError,
-        EndpointConnectionError,
-        NoCredentialsError,
-        NoRegionError,
-        ProfileNotFound,
-    )
-
-    local = target is not None and target.is_local
-    if isinstance(exc, NoCredentialsError):
-        return ("no AWS credentials were found", "configure them (`aws configure --profile "
-                "<name>` or `aws sso login`) and set WORKSHOP_PROFILE")
-    if isinstance(exc, ProfileNotFound):
-        return (str(exc), "set WORKSHOP_PROFILE to a profile of `aws configure list-profiles`")
-    if isinstance(exc, NoRegionError):
-        return ("no AWS region", "set WORKSHOP_REGION (e.g. eu-west-1)")
-    if isinstance(exc, EndpointConnectionError):
-        if local:
-            return (f"cannot reach the local cloud at {target.aws_endpoint}",
-                    "restart it: workshop cloud stop && workshop cloud start")
-        return (str(exc), "check your network and WORKSHOP_REGION")
-    if isinstance(exc, ClientError):
-        error = exc.response.get("Error", {})
-        code, message = error.get("Code", "Error"), error.get("Message", "")
-        operation = getattr(exc, "operation_name", "the call")
-        if code in ("ExpiredToken", "ExpiredTokenException", "RequestExpired"):
-            return ("your AWS session has expired", "log in again (e.g. `aws sso login`)")
-        if code in ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "403"):
-            return (f"AWS refused {operation} ({code}: {message})",
-                    "ask your instructor for that permission, or check WORKSHOP_PROFILE")
-        return (f"{operation} failed ({code}: {message})", "fix the cause above and run it again")
-    return (f"{type(exc).__name__}: {exc}", "run it again; if it persists, report it")
-
-
 def with_target(command: Any) -> Any:
-    """Run ``command(target, args)`` on the target of the environment, turning every error
-    it can meet into one line (``workshop: <what>; <fix>``) and exit status 1."""
+    """Run ``command(target, args)`` on the target of the environment (the local cloud is not
+    started: a new one would hold nothing to clean up or list). Its failures, like every
+    command's, are turned into one line by :func:`main`."""
 
     def run(args: argparse.Namespace) -> int:
-        from botocore.exceptions import BotoCoreError, ClientError
+        from .target import from_environment
 
-        from .logging_role import LoggingRoleMissing
-        from .ownership import OwnershipError
-        from .target import TargetError, from_environment
-
-        target = None
-        try:
-            target = from_environment(start_cloud=False)
-            return command(target, args)
-        except (TargetError, OwnershipError, LoggingRoleMissing) as exc:
-            print(f"workshop: {exc}", file=sys.stderr)  # their messages end with the fix
-            return 1
-        except (BotoCoreError, ClientError) as exc:
-            return fail(*aws_failure(exc, target))
+        return command(from_environment(start_cloud=False), args)
 
     return run
 
 
 def _where(target: Any) -> str:
     return f"the {target.kind} target ({target.region})"
+
+
+def _listed(found: dict[str, list[str]]) -> str:
+    """``{"functions": ["a"], "tables": ["t"]}`` as ``function a, table t``."""
+    from .inventory import SINGULAR
+
+    return ", ".join(f"{SINGULAR.get(kind, kind)} {name}" for kind, names in found.items()
+                     for name in names)
 
 
 @with_target
@@ -158,8 +117,8 @@ def cmd_cleanup(target: Any, args: argparse.Namespace) -> int:
     others = delete_everything(target)
     left = {kind: items for kind, items in leftovers(target).items() if items}
     if left:
-        print("still there:", json.dumps(left, indent=2))
-        return 1
+        raise CommandError(f"still there: {_listed(left)}",
+                           "run `workshop cleanup` again; if it stays, delete it by hand")
     if others:
         print(f"nothing of yours is left; {len(others)} resource(s) with your names belong to "
               f"someone else (listed above): pick another WORKSHOP_PREFIX, or ask an "
@@ -237,14 +196,14 @@ def cmd_class_cleanup(target: Any, args: argparse.Namespace) -> int:
         except EOFError:
             answer = ""
         if answer.strip().lower() not in ("y", "yes"):
-            return fail("nothing was deleted", "answer y, or pass --yes to delete without "
-                        "asking")
+            raise CommandError("nothing was deleted",
+                               "answer y, or pass --yes to delete without asking")
     for stack in found:
         delete(target, stack.resources, say=lambda line, p=stack.prefix: print(f"{p}: {line}"))
     left = stacks(target, only=args.prefix)
     if left:
-        return fail(f"still there: {', '.join(s.prefix for s in left)}",
-                    "run `workshop class status` and `workshop class cleanup` again")
+        raise CommandError(f"still there: {', '.join(s.prefix for s in left)}",
+                           "run `workshop class status` and `workshop class cleanup` again")
     print("done: nothing of theirs is left")
     return 0
 
@@ -257,53 +216,145 @@ def cmd_class_setup(target: Any, args: argparse.Namespace) -> int:
     return 0
 
 
+def tcp_port(value: str) -> int:
+    """A port a browser can be sent to: 1-65535 (argparse type of ``workshop lab --port``)."""
+    if not value.strip().isdigit() or not 0 < int(value) < 65536:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a port (use 1 to 65535)")
+    return int(value)
+
+
+def _lab_port(args: argparse.Namespace) -> int:
+    if args.port is not None:
+        return args.port
+    from .lab import DEFAULT_PORT
+
+    value = os.environ.get("WORKSHOP_LAB_PORT", "").strip()
+    if not value:
+        return DEFAULT_PORT
+    try:
+        return tcp_port(value)
+    except argparse.ArgumentTypeError:
+        raise CommandError(f"WORKSHOP_LAB_PORT={value!r} is not a port",
+                           f"use a number from 1 to 65535, e.g. WORKSHOP_LAB_PORT={DEFAULT_PORT}",
+                           status=USAGE) from None
+
+
+def cmd_lab(args: argparse.Namespace) -> int:
+    from .lab import LabOptions, run
+
+    return run(LabOptions(
+        port=_lab_port(args), home=Path(args.home) if args.home else None,
+        aws_port=args.aws_port, ws_port=args.ws_port, browser=args.browser,
+        stop_cloud=args.stop_cloud,
+    ))
+
+
 def cmd_chat(args: argparse.Namespace) -> int:
     from .terminal_chat import main as chat
 
     return chat(args.url, args.name, browser=args.browser, home=args.home, token=args.token)
 
 
+DESCRIPTION = ("The workshop's commands: JupyterLab on the notebooks, the local cloud, the "
+               "headless walk-through, clean-up, chat, and the instructor's class commands. A "
+               "failure is one line with its fix; --debug shows the traceback.")
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse whose errors are one line: what is wrong, the closest match, where help is."""
+
+    def error(self, message: str) -> NoReturn:
+        raise CommandError(usage_problem(self, message), f"see `{self.prog} --help`",
+                           status=USAGE)
+
+
+def _commands(parser: argparse.ArgumentParser) -> list[str]:
+    return [name for action in parser._actions
+            if isinstance(action, argparse._SubParsersAction) for name in action.choices]
+
+
+def _did_you_mean(word: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
+def usage_problem(parser: argparse.ArgumentParser, message: str) -> str:
+    """argparse's complaint, reworded for a learner (``invalid choice`` names a close one)."""
+    commands = _commands(parser)
+    if commands and "the following arguments are required" in message:
+        return f"`{parser.prog}` needs a command: {', '.join(commands)}"
+    if match := re.search(r"invalid choice: '([^']*)'", message):
+        return f"unknown command {match[1]!r} for `{parser.prog}`" + _did_you_mean(
+            match[1], commands)
+    return message
+
+
+def unrecognized(parser: argparse.ArgumentParser, extras: list[str]) -> CommandError:
+    """Arguments no parser took, named with the leaf command's closest option."""
+    options = [o for action in parser._actions for o in action.option_strings]
+    first = extras[0]
+    hint = _did_you_mean(first.split("=", 1)[0], options) if first.startswith("-") else ""
+    what = "option" if first.startswith("-") else "argument"
+    return CommandError(f"unknown {what} {' '.join(extras)!r} for `{parser.prog}`{hint}",
+                        f"see `{parser.prog} --help`", status=USAGE)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="workshop", description=__doc__)
+    parser = Parser(prog="workshop", description=DESCRIPTION)
     parser.add_argument("--home", help="local cloud home (default $WORKSHOP_HOME or .workshop/)")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the traceback of a failure (or WORKSHOP_DEBUG=1)")
     sub = parser.add_subparsers(dest="command", required=True)
+
+    def leaf(group: Any, name: str, func: Any, **kwargs: Any) -> argparse.ArgumentParser:
+        command = group.add_parser(name, **kwargs)
+        command.set_defaults(func=func, parser=command)
+        return command
+
+    lab = leaf(sub, "lab", cmd_lab,
+               help="start the local cloud and JupyterLab on the workshop (what `make lab` runs)")
+    lab.add_argument("--port", type=tcp_port,
+                     help="JupyterLab's port (env WORKSHOP_LAB_PORT, default 8888)")
+    lab.add_argument("--aws-port", type=int, help="the local cloud's AWS API port "
+                     "(env WORKSHOP_AWS_PORT)")
+    lab.add_argument("--ws-port", type=int, help="its WebSocket port (env WORKSHOP_WS_PORT)")
+    lab.add_argument("--browser", action=argparse.BooleanOptionalAction, default=None,
+                     help="open a browser (default: when this machine has a display)")
+    lab.add_argument("--stop-cloud", action="store_true",
+                     help="stop the local cloud when JupyterLab stops (default: keep it)")
 
     cloud = sub.add_parser("cloud", help="the local cloud").add_subparsers(
         dest="cloud_command", required=True)
-    start = cloud.add_parser("start", help="start in the background (idempotent)")
+    start = leaf(cloud, "start", cmd_cloud_start, help="start in the background (idempotent)")
     start.add_argument("--aws-port", type=int, help="AWS API port (env WORKSHOP_AWS_PORT)")
     start.add_argument("--ws-port", type=int, help="WebSocket port (env WORKSHOP_WS_PORT)")
-    start.set_defaults(func=cmd_cloud_start)
-    cloud.add_parser("stop", help="stop it").set_defaults(func=cmd_cloud_stop)
-    st = cloud.add_parser("status", help="endpoints, APIs, stages, open connections")
+    leaf(cloud, "stop", cmd_cloud_stop, help="stop it")
+    st = leaf(cloud, "status", cmd_cloud_status, help="endpoints, APIs, stages, open connections")
     st.add_argument("--json", action="store_true")
-    st.set_defaults(func=cmd_cloud_status)
 
-    run = sub.add_parser("run", help="execute the notebooks in order against the local cloud")
+    run = leaf(sub, "run", cmd_run, help="execute the notebooks in order against the local cloud")
     run.add_argument("--write", action="store_true", help="save the outputs into the notebooks")
     run.add_argument("--fresh", action="store_true", help="use a fresh local cloud")
-    run.set_defaults(func=cmd_run)
 
-    sub.add_parser(
-        "cleanup", help="delete every resource the workshop made for you (WORKSHOP_TARGET/"
-        "PREFIX): exact names, your own only"
-    ).set_defaults(func=cmd_cleanup)
+    leaf(sub, "cleanup", cmd_cleanup,
+         help="delete every resource the workshop made for you (WORKSHOP_TARGET/PREFIX): "
+              "exact names, your own only")
 
     klass = sub.add_parser("class", help="for instructors: every learner's stack in the "
                            "account and region").add_subparsers(dest="class_command",
                                                                 required=True)
-    klass.add_parser("setup", help="set API Gateway's CloudWatch Logs role (once per account "
-                     "and region; idempotent)").set_defaults(func=cmd_class_setup)
-    klass.add_parser("status", help="each learner's prefix, progress and last activity"
-                     ).set_defaults(func=cmd_class_status)
-    kc = klass.add_parser("cleanup", help="delete what the workshop made for learners")
+    leaf(klass, "setup", cmd_class_setup,
+         help="set API Gateway's CloudWatch Logs role (once per account and region; idempotent)")
+    leaf(klass, "status", cmd_class_status,
+         help="each learner's prefix, progress and last activity")
+    kc = leaf(klass, "cleanup", cmd_class_cleanup,
+              help="delete what the workshop made for learners")
     which = kc.add_mutually_exclusive_group(required=True)
     which.add_argument("--prefix", help="one learner's prefix (exactly)")
     which.add_argument("--all", action="store_true", help="every learner's stack")
     kc.add_argument("--yes", action="store_true", help="do not ask before deleting")
-    kc.set_defaults(func=cmd_class_cleanup)
 
-    chat = sub.add_parser("chat", help="chat in this terminal (or --browser) like wscat")
+    chat = leaf(sub, "chat", cmd_chat, help="chat in this terminal (or --browser) like wscat")
     chat.add_argument("url", nargs="?", help="the stage's ws:// or wss:// URL (default: the "
                       "workshop's API on the current target)")
     chat.add_argument("--name", help="your name in the chat (default: a guest name)")
@@ -312,13 +363,25 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--token", help="a token for a chat with the authorizer; 'auto' mints one "
                       "for --name from the workshop's secret (default: minted when the workshop's "
                       "own API has the authorizer)")
-    chat.set_defaults(func=cmd_chat)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return args.func(args)
+    """Run one command; every failure is one line on stderr and exit status 1 (usage: 2)."""
+    debug = os.environ.get("WORKSHOP_DEBUG", "").strip() not in ("", "0")
+    try:
+        parser = build_parser()
+        args, extras = parser.parse_known_args(argv)
+        debug = debug or args.debug
+        if extras:
+            raise unrecognized(args.parser, extras)
+        return args.func(args)
+    except (Exception, KeyboardInterrupt) as exc:
+        if debug:
+            raise
+        line, status = explain(exc)
+        print(f"workshop: {line}", file=sys.stderr)
+        return status
 
 
 if __name__ == "__main__":

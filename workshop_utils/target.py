@@ -273,16 +273,20 @@ def valid_boundary(arn: str | None) -> str | None:
 
 
 def aws_default_prefix(target: Target) -> str:
-    """The default prefix on AWS, from the caller's identity (one STS call)."""
+    """The default prefix on AWS, from the caller's identity (one STS call). When the call
+    fails, the error says why as every command says it (``cli_errors.explain``: expired SSO,
+    missing profile, no credentials, each with its fix) and that WORKSHOP_PREFIX avoids it."""
+    from .cli_errors import explain
+
     try:
         return identities.default_prefix(target.identity)
     except identities.IdentityError as exc:
         raise TargetError(str(exc)) from None
     except (BotoCoreError, ClientError) as exc:
         raise TargetError(
-            f"cannot learn your AWS identity to name your resources ({exc}); configure "
-            "credentials (`aws configure --profile <name>` or `aws sso login`, then set "
-            "WORKSHOP_PROFILE), or set WORKSHOP_PREFIX"
+            "cannot learn your AWS identity to name your resources: "
+            f"{explain(exc, {'WORKSHOP_PROFILE': target.profile or 'default'})[0]}; or set "
+            "WORKSHOP_PREFIX"
         ) from None
 
 

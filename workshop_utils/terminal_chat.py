@@ -80,30 +80,35 @@ def unreachable(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
+def environment(home: str | None = None) -> dict[str, str]:
+    """The process environment, with ``WORKSHOP_HOME`` set to ``home`` if one is given."""
+    env = dict(os.environ)
+    if home:
+        env["WORKSHOP_HOME"] = home
+    return env
+
+
 def current_target(home: str | None = None) -> Any:
     """The workshop's target from the environment (the local cloud is not started: a new
     one would hold no chat)."""
     from .target import TargetError, from_environment
 
-    env = dict(os.environ)
-    if home:
-        env["WORKSHOP_HOME"] = home
     try:
-        return from_environment(env, start_cloud=False)
+        return from_environment(environment(home), start_cloud=False)
     except TargetError as exc:
         raise ChatError(str(exc)) from None
 
 
 def find_api(home: str | None = None) -> tuple[Any, str]:
     """``(target, api_id)`` of the workshop's chat API on the current target."""
+    from .cli_errors import explain
     from .stack import find_api_id
 
     target = current_target(home)
     try:
         api_id = find_api_id(target)
     except Exception as exc:  # botocore's errors: credentials, endpoint, permissions
-        raise ChatError(f"cannot look up the chat API on the {target.kind} target: "
-                        f"{exc}") from None
+        raise ChatError(explain(exc, environment(home))[0]) from None
     if api_id is None:
         raise ChatError(
             f"no API named {target.names.api!r} on the {target.kind} target (prefix "

@@ -139,14 +139,17 @@ def test_an_owner_that_iam_would_refuse_as_a_tag_value_is_made_safe() -> None:
 
 
 def test_without_credentials_the_prefix_error_says_what_to_do() -> None:
-    """An expired token while deriving the prefix is a TargetError naming WORKSHOP_PROFILE and
-    WORKSHOP_PREFIX."""
+    """An expired token while deriving the prefix is a TargetError that says so as every
+    command does (how to refresh the profile's credentials) and that WORKSHOP_PREFIX avoids it."""
     target, stub = aws_target(None)
     stub.add_client_error("get_caller_identity", "ExpiredToken", "The security token "
                           "included in the request is expired", 403)
     from workshop_utils.target import aws_default_prefix
 
-    with pytest.raises(TargetError, match="WORKSHOP_PROFILE.*WORKSHOP_PREFIX"):
+    with pytest.raises(TargetError, match=r"^cannot learn your AWS identity to name your "
+                       r"resources: the AWS credentials have expired \(ExpiredToken on "
+                       r"GetCallerIdentity\); refresh them \(`aws sso login --profile default`"
+                       r".*; or set WORKSHOP_PREFIX$"):
         aws_default_prefix(target)
 
 

@@ -35,11 +35,13 @@ TOKEN_PARAMETER = "token"  # ?token=…; the authorizer's identity source is its
 CONTEXT_NAME = "name"  # requestContext.authorizer.name in the $connect event
 DENIED_PRINCIPAL = "anonymous"
 # The function's own timeout (10 s in the workshop) must outlast the worst secret read: two
-# attempts in all (botocore's ``max_attempts`` would count retries only), each at most 1 s to
-# connect and 2 s to read, with at most 1 s of backoff between them.
+# attempts in all (``total_max_attempts`` counts the first; botocore's ``max_attempts`` would
+# count retries only), each at most 0.5 s to connect and 1.2 s to read, with at most 1 s of
+# backoff between them, which botocore raises by up to 5 s when the answer carries an
+# x-amz-retry-after header (botocore/retries/standard.py): 2 x 1.7 + 6 = 9.4 s.
 SSM_CONFIG = Config(
-    connect_timeout=1,
-    read_timeout=2,
+    connect_timeout=0.5,
+    read_timeout=1.2,
     retries={"mode": "standard", "total_max_attempts": 2},
 )
 

@@ -28,41 +28,46 @@ MAX_FANOUT_WORKERS = 16
 
 # Every call must give up before Lambda stops the function at its timeout (10 s, set where the
 # function is created: workshop_utils/stack.py). botocore's worst case for one call is
-# total_max_attempts x (connect_timeout + read_timeout) plus the backoff between them; in
-# "standard" mode the wait before a second attempt is at most 1 s (rand(0, 1) x 1 s for
-# throttling; botocore/retries/standard.py). So: @connections 2 x (1 + 1.5) + 1 = 6 s,
-# DynamoDB 2 x (1 + 2) + 1 = 7 s, each within the 10 s.
-# The gateway answers @connections calls in milliseconds; a slow one is a sick connection.
-MANAGEMENT_CONFIG = Config(
-    connect_timeout=1,
-    read_timeout=1.5,
-    retries={"mode": "standard", "total_max_attempts": 2},  # the first call and one retry
-    max_pool_connections=MAX_FANOUT_WORKERS,
-)
+# total_max_attempts x (connect_timeout + read_timeout) plus the waits between attempts.
+# total_max_attempts counts every attempt, the first included (botocore's Config docs; its
+# max_attempts would count the retries only, one more call than the number says). In
+# "standard" mode the wait before a second attempt is rand(0, 1) x 1 s at most (throttling's
+# base; botocore/retries/standard.py ExponentialBackoff), and botocore raises it to what an
+# x-amz-retry-after header asks, by at most 5 s more (the SDKs' retry behaviour of 2026;
+# botocore 1.44 does it). So one call takes at most 2 x (0.5 + 1.2) + 1 + 5 = 9.4 s, within
+# the 10 s. The gateway answers @connections calls in milliseconds and DynamoDB its
+# single-item calls and a 1 MB Scan page in well under a second: a slower answer is a sick
+# connection, and the retry gets a new one.
+SDK_TIMEOUTS = {"connect_timeout": 0.5, "read_timeout": 1.2}
+RETRIES = {"mode": "standard", "total_max_attempts": 2}  # the first call and one retry
+MANAGEMENT_CONFIG = Config(**SDK_TIMEOUTS, retries=RETRIES,
+                           max_pool_connections=MAX_FANOUT_WORKERS)
 # Stale ids are deleted from inside the fan-out workers, so DynamoDB needs as many pooled
 # connections as there are workers (botocore's default is 10 and warns when it overflows).
-DYNAMODB_CONFIG = Config(
-    connect_timeout=1,
-    read_timeout=2,
-    retries={"mode": "standard", "total_max_attempts": 2},
-    max_pool_connections=MAX_FANOUT_WORKERS,
-)
-MAX_RETRY_BACKOFF_MS = 1000  # before the one retry (see above)
-# Time left that a fan-out needs to start one more call: that call's worst case plus a margin
-# for the summary log line. Below it, the fan-out stops posting (the rest are counted as
-# skipped and logged) instead of being killed mid-way by the timeout, which would lose the log.
+DYNAMODB_CONFIG = Config(**SDK_TIMEOUTS, retries=RETRIES,
+                         max_pool_connections=MAX_FANOUT_WORKERS)
+MAX_RETRY_BACKOFF_MS = 1000  # botocore's own wait before the one retry (see above)
+MAX_RETRY_AFTER_MS = 5000  # what an x-amz-retry-after header may add to it (see above)
+# Time left that a fan-out needs to start one more call: that call's worst case when AWS sends
+# no x-amz-retry-after, plus a margin for the summary log line. Below it, the fan-out stops
+# posting (the rest are counted as skipped and logged) instead of being killed mid-way by the
+# timeout, which would lose the log. The header's extra 5 s is left out of the reserve: it
+# comes only with a throttled answer, and keeping 9.9 s in reserve would stop every fan-out
+# after its first tenth of a second; the call itself still ends within the function's time.
 FINISH_MARGIN_MS = 500
 
 
-def worst_case_ms(config: Config) -> int:
-    """The longest one call with ``config`` can take before botocore gives up."""
+def worst_case_ms(config: Config, *, retry_after: bool = True) -> int:
+    """The longest one call with ``config`` can take before botocore gives up; without
+    ``retry_after``, when the service asks for no longer wait (no x-amz-retry-after)."""
     attempts = config.retries["total_max_attempts"]
     per_attempt_ms = (config.connect_timeout + config.read_timeout) * 1000
-    return int(attempts * per_attempt_ms + (attempts - 1) * MAX_RETRY_BACKOFF_MS)
+    wait_ms = MAX_RETRY_BACKOFF_MS + (MAX_RETRY_AFTER_MS if retry_after else 0)
+    return int(attempts * per_attempt_ms + (attempts - 1) * wait_ms)
 
 
-POST_RESERVE_MS = worst_case_ms(MANAGEMENT_CONFIG) + FINISH_MARGIN_MS
-DELETE_RESERVE_MS = worst_case_ms(DYNAMODB_CONFIG) + FINISH_MARGIN_MS
+POST_RESERVE_MS = worst_case_ms(MANAGEMENT_CONFIG, retry_after=False) + FINISH_MARGIN_MS
+DELETE_RESERVE_MS = worst_case_ms(DYNAMODB_CONFIG, retry_after=False) + FINISH_MARGIN_MS
 
 # The DNS suffix of the AWS partitions, for the execute-api host of the @connections API.
 DNS_SUFFIXES = {"aws": "amazonaws.com", "aws-cn": "amazonaws.com.cn",

@@ -6,14 +6,20 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+import boto3
 import pytest
+from botocore.awsrequest import AWSResponse
+from botocore.exceptions import ClientError
 
 from workshop_utils.stack import FUNCTION_TIMEOUT_S
 
 SENDER = "Vx3kQfGSoAMCJ1A="  # tests/events/message.json
 # botocore "standard" retries wait at most rand(0,1) x 1 s before the second attempt (throttling
 # base scale 1 s; botocore/retries/standard.py ExponentialBackoff); a third would wait <= 2 s.
+# An x-amz-retry-after header raises each wait by at most 5 s ("capped at t_i + 5 seconds",
+# ExponentialBackoff.delay_amount), which botocore 1.44 honours.
 BACKOFF_S = [1, 2, 4, 8]
+RETRY_AFTER_MAX_S = 5
 
 
 def worst_case_s(client) -> float:
@@ -21,18 +27,97 @@ def worst_case_s(client) -> float:
     config = client.meta.config
     attempts = config.retries["total_max_attempts"]
     return attempts * (config.connect_timeout + config.read_timeout) + sum(
-        BACKOFF_S[: attempts - 1])
+        BACKOFF_S[: attempts - 1]) + (attempts - 1) * RETRY_AFTER_MAX_S
 
 
-def test_every_sdk_call_gives_up_within_the_functions_timeout(chat):
+# (service, operation, its parameters, an answer botocore retries) for each client the
+# functions make: DynamoDB and @connections (chat_common), SSM (the authorizer).
+FAILING_CALLS = {
+    "dynamodb": ("GetItem", {"TableName": "t", "Key": {"connectionId": {"S": "X="}}},
+                 500, {}, b'{"__type": "com.amazonaws.dynamodb.v20120810#InternalServerError",'
+                           b' "message": "boom"}'),
+    "apigatewaymanagementapi": ("PostToConnection", {"ConnectionId": "X=", "Data": b"x"},
+                                500, {"x-amzn-ErrorType": "InternalServerErrorException"},
+                                b'{"message": "boom"}'),
+    "ssm": ("GetParameter", {"Name": "p", "WithDecryption": True},
+            500, {}, b'{"__type": "InternalServerError", "message": "boom"}'),
+}
+
+
+class Raw:
+    """The body of a canned HTTP answer, as botocore reads one."""
+
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+
+    def stream(self, **_kwargs):
+        yield self.body
+
+
+def sends_and_waits(config, service: str, monkeypatch, *, status: int | None = None,
+                    headers: dict | None = None, body: bytes | None = None):
+    """Call ``service`` through a client with ``config`` whose every HTTP answer is an error
+    botocore retries: (how many requests it sent, the waits it took between them)."""
+    operation, params, default_status, default_headers, default_body = FAILING_CALLS[service]
+    extra = ({"endpoint_url": "https://abc123.execute-api.us-east-1.amazonaws.com/dev"}
+             if service == "apigatewaymanagementapi" else {})
+    client = boto3.client(service, region_name="us-east-1", aws_access_key_id="x",
+                          aws_secret_access_key="x", config=config, **extra)
+    sent: list[str] = []
+    waits: list[float] = []
+
+    def answer(request, **_kwargs):
+        sent.append(request.url)
+        return AWSResponse(request.url, status or default_status,
+                           {**default_headers, **(headers or {})}, Raw(body or default_body))
+
+    client.meta.events.register_first(f"before-send.{service}.{operation}", answer)
+    monkeypatch.setattr("botocore.endpoint.time.sleep", waits.append)
+    method = next(m for m, op in client.meta.method_to_api_mapping.items() if op == operation)
+    with pytest.raises(ClientError):
+        getattr(client, method)(**params)
+    return len(sent), waits
+
+
+@pytest.mark.parametrize("service", list(FAILING_CALLS))
+def test_each_client_sends_exactly_its_total_attempts(chat, authorizer, service, monkeypatch):
+    """A call that always fails is sent total_max_attempts times, the first included (two:
+    botocore's max_attempts=2 would have sent three), with one short wait between."""
+    config = {"dynamodb": chat.common.DYNAMODB_CONFIG, "ssm": authorizer.app.SSM_CONFIG,
+              "apigatewaymanagementapi": chat.common.MANAGEMENT_CONFIG}[service]
+    sent, waits = sends_and_waits(config, service, monkeypatch)
+    assert sent == config.retries["total_max_attempts"] == 2
+    assert len(waits) == 1 and 0 <= waits[0] <= chat.common.MAX_RETRY_BACKOFF_MS / 1000
+
+
+def test_a_retry_after_header_lengthens_the_wait_by_at_most_five_seconds(chat, monkeypatch):
+    """A throttled answer asking for a ten-minute wait (x-amz-retry-after, in milliseconds)
+    makes botocore wait more than its own backoff but never more than that plus 5 s: the
+    allowance chat_common's worst case counts."""
+    sent, waits = sends_and_waits(
+        chat.common.DYNAMODB_CONFIG, "dynamodb", monkeypatch, status=400,
+        headers={"x-amz-retry-after": "600000"},
+        body=b'{"__type": "com.amazonaws.dynamodb.v20120810#ThrottlingException"}')
+    assert sent == 2
+    (wait,) = waits
+    assert chat.common.MAX_RETRY_AFTER_MS / 1000 <= wait <= (
+        chat.common.MAX_RETRY_BACKOFF_MS + chat.common.MAX_RETRY_AFTER_MS) / 1000
+
+
+def test_every_sdk_call_gives_up_within_the_functions_timeout(chat, authorizer):
     """Lambda stops the function at its Timeout (stack.py creates them with 10 s): a call
-    that can outlast it would be killed mid-way, its log line lost."""
-    for client in (chat.common.dynamodb, chat.common.management_client(chat.endpoint)):
+    that can outlast it would be killed mid-way, its log line lost; the authorizer's SSM
+    read included, and an x-amz-retry-after wait counted."""
+    clients = (chat.common.dynamodb, chat.common.management_client(chat.endpoint),
+               authorizer.app._ssm_client())
+    for client in clients:
         assert worst_case_s(client) < FUNCTION_TIMEOUT_S, client.meta.service_model.service_name
-    # and the reserve the fan-out keeps is what the clients really take
-    assert chat.common.POST_RESERVE_MS >= worst_case_s(
-        chat.common.management_client(chat.endpoint)) * 1000
-    assert chat.common.DELETE_RESERVE_MS >= worst_case_s(chat.common.dynamodb) * 1000
+        assert chat.common.worst_case_ms(client.meta.config) == round(
+            worst_case_s(client) * 1000)
+    # and the reserve the fan-out keeps is what the clients take when AWS asks no longer wait
+    without_header_s = [worst_case_s(c) - RETRY_AFTER_MAX_S for c in clients[:2]]
+    assert chat.common.POST_RESERVE_MS >= without_header_s[1] * 1000
+    assert chat.common.DELETE_RESERVE_MS >= without_header_s[0] * 1000
 
 
 @dataclass
@@ -86,14 +171,19 @@ def test_the_fan_out_stops_posting_when_the_time_runs_low(chat, events, logs, mo
 
 
 def test_a_stale_id_is_kept_when_there_is_no_time_to_delete_it(chat, logs):
-    """The delete after a 410 is skipped when it could outlast the invocation; TTL or the
-    next broadcast removes the id."""
+    """The delete after a 410 is skipped when it could outlast the invocation (here the post
+    took a second of the little time there was); TTL or the next broadcast removes the id."""
     chat.add("GONE=", "gone", announced=True)
     chat.gateway.gone.add("GONE=")
-    clock = Clock(remaining_ms=(chat.common.POST_RESERVE_MS + chat.common.DELETE_RESERVE_MS)
-                  // 2)
-    assert chat.common.POST_RESERVE_MS < clock.remaining_ms < chat.common.DELETE_RESERVE_MS
+    clock = Clock(remaining_ms=chat.common.POST_RESERVE_MS + 500)
+    assert clock.remaining_ms - 1000 < chat.common.DELETE_RESERVE_MS
     chat.common.bind_request(clock)
+
+    def one_second_per_post(request, **_kwargs):
+        clock.remaining_ms -= 1000
+
+    chat.common.management_client(chat.endpoint).meta.events.register(
+        "before-send.apigatewaymanagementapi", one_second_per_post)
     result = chat.common.fan_out(chat.endpoint, {"type": "x"}, ["GONE="], kind="message",
                                  source=SENDER)
     assert result.failed == 1 and chat.item("GONE=") is not None

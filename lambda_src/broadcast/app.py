@@ -75,16 +75,19 @@ def parse_frame(body: object) -> Frame:
 
 def load_sender(connection_id: str) -> Sender:
     """The sender's name comes from the table, never from the frame: nobody can post as
-    someone else. Strongly consistent, because $connect wrote the item milliseconds ago."""
+    someone else. Strongly consistent, because $connect wrote the item milliseconds ago.
+    An item past its TTL is not a known sender, as the Scan does not list it as a recipient
+    (``chat_common.is_live``)."""
     response = dynamodb.get_item(
         TableName=chat_common.table_name(),
         Key={"connectionId": {"S": connection_id}},
-        ProjectionExpression="#name, announced",
-        ExpressionAttributeNames={"#name": "name"},  # NAME is a DynamoDB reserved word
+        ProjectionExpression="#name, announced, #ttl",
+        # NAME is a DynamoDB reserved word; the TTL attribute is named the same way for safety
+        ExpressionAttributeNames={"#name": "name", "#ttl": chat_common.TTL_ATTRIBUTE},
         ConsistentRead=True,
     )
     item = response.get("Item")
-    if not item:
+    if not item or not chat_common.is_live(item):
         return Sender(UNKNOWN_SENDER, known=False, announced=False)
     return Sender(
         name=item.get("name", {}).get("S", UNKNOWN_SENDER),

@@ -234,22 +234,48 @@ def encode(payload: dict) -> bytes:
     return json.dumps(payload, ensure_ascii=False).encode("utf-8")
 
 
+# Items whose TTL (``expiresAt``, epoch seconds) has passed are not live: DynamoDB deletes
+# expired items only eventually ("typically within a few days") and until then reads return
+# them (DynamoDB Developer Guide, "Working with time to live"). Items without ``expiresAt``
+# stay. The Scan filters with LIVE_FILTER, and a single-item read checks is_live(): the same
+# rule (an ``expiresAt`` that is not a number never compares greater than a number, so the
+# filter drops such an item, and so does is_live).
+TTL_ATTRIBUTE = "expiresAt"
+LIVE_FILTER = f"attribute_not_exists({TTL_ATTRIBUTE}) OR {TTL_ATTRIBUTE} > :now"
+
+
+def ttl_now() -> dict[str, str]:
+    """The time the TTL is compared with, as a DynamoDB number (whole epoch seconds)."""
+    return {"N": str(int(time.time()))}
+
+
+def is_live(item: dict[str, Any], now: dict[str, str] | None = None) -> bool:
+    """True if an item read from the table has not passed its TTL (see LIVE_FILTER)."""
+    if TTL_ATTRIBUTE not in item:
+        return True
+    expires = item[TTL_ATTRIBUTE]
+    if not (isinstance(expires, dict) and isinstance(expires.get("N"), str)):
+        return False
+    try:
+        return float(expires["N"]) > float((now or ttl_now())["N"])
+    except ValueError:
+        return False
+
+
 def scan_connections() -> dict[str, str]:
     """Every live connection in the table as ``{connection id: name}``, following
     ``LastEvaluatedKey`` page by page.
 
     A single Scan stops at 1 MB; without the loop a busy chat silently skips people. Items
-    whose TTL (``expiresAt``, epoch seconds) has passed are left out: DynamoDB deletes expired
-    items only eventually ("typically within a few days") and until then reads return them
-    (DynamoDB Developer Guide, "Working with time to live"). Items without ``expiresAt`` stay.
+    past their TTL are left out (see LIVE_FILTER).
     """
     connections: dict[str, str] = {}
     request = {
         "TableName": table_name(),
         "ProjectionExpression": "connectionId, #name",
-        "FilterExpression": "attribute_not_exists(expiresAt) OR expiresAt > :now",
+        "FilterExpression": LIVE_FILTER,
         "ExpressionAttributeNames": {"#name": "name"},  # NAME is a DynamoDB reserved word
-        "ExpressionAttributeValues": {":now": {"N": str(int(time.time()))}},
+        "ExpressionAttributeValues": {":now": ttl_now()},
     }
     while True:
         page = dynamodb.scan(**request)

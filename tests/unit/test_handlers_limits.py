@@ -245,3 +245,51 @@ def test_an_expired_person_is_not_listed_as_online(chat, events, lambda_context)
     (welcome,) = chat.gateway.frames[SENDER]
     assert welcome["type"] == "welcome" and welcome["online"] == []
     assert "OLD=" not in chat.gateway.posted_to
+
+
+def test_a_sender_past_its_ttl_is_not_a_known_sender(chat, events, lambda_context, logs):
+    """The GetItem agrees with the Scan: a sender whose item expired (TTL not yet applied by
+    DynamoDB) posts as unknown, its join is not announced, and no one is told it is here."""
+    chat.add("LIVE=", "live", announced=True)
+    chat.add(SENDER, "alice", expiresAt={"N": str(int(time.time()) - 1)})
+    chat.broadcast.lambda_handler(events.load("join"), lambda_context)
+    assert chat.gateway.attempts == {}  # no presence, no welcome
+    assert chat.recorder.count("UpdateItem") == 0  # not claimed as announced
+    chat.broadcast.lambda_handler(events.load("message"), lambda_context)
+    (message,) = [line for line in logs() if line.get("event") == "message"]
+    assert message["name"] == chat.broadcast.UNKNOWN_SENDER
+    assert chat.gateway.frames["LIVE="][-1]["from"] == chat.broadcast.UNKNOWN_SENDER
+    (get,) = {c.params["ProjectionExpression"] for c in chat.recorder.calls
+              if c.operation == "GetItem"}
+    assert "#ttl" in get
+
+
+@pytest.mark.parametrize(("expires", "live"), [
+    (None, True),  # no TTL attribute: kept, as the Scan keeps it
+    ({"N": "+60"}, True),
+    ({"N": "-1"}, False),
+    ({"N": "0"}, False),  # expiresAt == now is not "> now"
+])
+def test_is_live_agrees_with_the_scans_filter(chat, expires, live):
+    """For each kind of expiresAt, the single-item rule (is_live) and DynamoDB's own
+    evaluation of the Scan's filter give the same answer."""
+    now = chat.common.ttl_now()
+    item = {"connectionId": {"S": "X="}, "name": {"S": "x"}}
+    if expires is not None:
+        value = expires.get("N")
+        item["expiresAt"] = ({"N": str(int(now["N"]) + int(value))} if value else expires)
+    chat.ddb.put_item(TableName=chat.common.table_name(), Item=item)
+    scanned = chat.ddb.scan(TableName=chat.common.table_name(),
+                            FilterExpression=chat.common.LIVE_FILTER,
+                            ExpressionAttributeValues={":now": now})["Items"]
+    assert chat.common.is_live(chat.item("X="), now) is live
+    assert (scanned != []) is live
+
+
+@pytest.mark.parametrize("expires", [{"S": "tomorrow"}, {"N": "soon"}, {"NULL": True}, "9"])
+def test_an_expiry_that_is_not_a_number_is_not_live(chat, expires):
+    """An expiresAt that is not a number does not match the Scan's "expiresAt > :now" on AWS
+    ("If an item contains an AttributeValue element of a different type than the one
+    provided in the request, the value does not match", DynamoDB API Reference, Condition; moto
+    raises instead, so this is checked on is_live alone), and TTL never deletes such an item."""
+    assert chat.common.is_live({"connectionId": {"S": "X="}, "expiresAt": expires}) is False

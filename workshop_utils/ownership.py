@@ -9,11 +9,14 @@ Log groups are the exception AWS makes: Lambda and API Gateway create them untag
 are missing. An untagged log group follows its parent (the function, or the API of an access
 log): it is the learner's when the parent is theirs, or when there is no parent any more (a
 log group outlives its function, and only this prefix's function writes to that exact name).
+
+On AWS a resource made a moment ago can read as untagged for a few seconds: a resource with no
+tags at all is read again for that long before it counts as untagged (:func:`settled`).
 """
 
 from __future__ import annotations
 
-from . import inventory
+from . import inventory, waiting
 from .inventory import SINGULAR, Found, Stack
 from .target import TAG_OWNER, Target
 
@@ -26,8 +29,28 @@ def owner_of(found: Found) -> str | None:
     return found.tags.get(TAG_OWNER)
 
 
+def settled(target: Target, found: Found) -> Found:
+    """``found``, or, when it has no tags at all, what a re-read shows once AWS has had a few
+    seconds to show them (``waiting.until_tagged``; no wait locally). A table the learner made
+    a moment ago can read as untagged on AWS; refusing it then would refuse their own.
+    Untagged log groups are left as they are: AWS's services make them so."""
+    if found.tags or found.kind == "log groups":
+        return found
+
+    def read() -> Found | None:
+        if found.kind == "apis":
+            return next((a for a in inventory.apis(target, found.name)
+                         if a.api_id == found.api_id), None)
+        return LOOKUPS[found.kind](target, found.name)
+
+    again = waiting.until_tagged(found, read, lambda item: item.tags,
+                                 timeout_s=target.tag_settle_s)
+    return again if again is not None else found
+
+
 def is_mine(target: Target, found: Found, stack: Stack | None = None) -> bool:
     """True if ``found`` is the target's learner's (see the module docstring for log groups)."""
+    found = settled(target, found)
     owner = owner_of(found)
     if owner is not None:
         return owner == target.owner

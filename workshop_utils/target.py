@@ -179,6 +179,14 @@ class Target:
     def names(self) -> Names:
         return Names(self.prefix)
 
+    @property
+    def tag_settle_s(self) -> float:
+        """How long a new resource may read as untagged: a few seconds on AWS, none locally
+        (``waiting.TAG_SETTLE_S``)."""
+        from .waiting import TAG_SETTLE_S
+
+        return 0.0 if self.is_local else TAG_SETTLE_S
+
     @cached_property
     def identity(self) -> identities.Identity:
         """Who calls AWS with this target's credentials (one STS call per target)."""

@@ -2,19 +2,27 @@
 
 They run on both targets (one code path); locally they return at once. Each one is a known
 AWS behaviour: a new IAM role takes seconds to be assumable by Lambda, a new function is
-``Pending`` before ``Active``, an update is ``InProgress`` for a moment, and CloudWatch Logs
-shows events a few seconds after they are written.
+``Pending`` before ``Active``, an update is ``InProgress`` for a moment, CloudWatch Logs
+shows events a few seconds after they are written, and a new resource's tags may read as
+none for a few seconds.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from botocore.exceptions import ClientError
 
 ROLE_NOT_READY = "cannot be assumed by Lambda"
+# How long AWS may show a new resource without its tags. DynamoDB's TagResource reference: the
+# tags "might" read as "an empty tag set" because ListTagsOfResource "uses an eventually
+# consistent query [...] Wait for a few seconds, and then try [...] again"; IAM is eventually
+# consistent as a whole. The local cloud shows tags at once (``Target.tag_settle_s`` is 0).
+TAG_SETTLE_S = 10.0
+
+Found = TypeVar("Found")
 
 
 def create_function_when_role_ready(
@@ -68,6 +76,24 @@ def wait_for_log_events(
         if len(events) >= min_events or time.monotonic() > deadline:
             return events
         sleep(1.0)
+
+
+def until_tagged(found: Found | None, read: Callable[[], Found | None],
+                 tags_of: Callable[[Found], dict[str, str]], *, timeout_s: float) -> Found | None:
+    """``found`` (what was just read), read again with ``read()`` while it exists with no tags
+    at all, for at most ``timeout_s`` (0: never again, as on the local cloud, where nothing
+    lags).
+
+    A resource the learner created a moment ago can read as untagged on AWS (see
+    TAG_SETTLE_S); one that is still untagged after the wait really has no tags. Returns the
+    last read (None if the resource is gone meanwhile).
+    """
+    delay, deadline = 0.5, time.monotonic() + timeout_s
+    while found is not None and not tags_of(found) and time.monotonic() + delay <= deadline:
+        time.sleep(delay)
+        delay = min(delay * 2, 2.0)
+        found = read()
+    return found
 
 
 def read_log_events(

@@ -156,6 +156,81 @@ def test_clean_up_leaves_a_token_secret_someone_else_made() -> None:
     stubs.assert_all_used()
 
 
+TABLE = "wschat-alice-connections"
+TABLE_ARN = f"arn:aws:dynamodb:eu-west-1:{ACCOUNT}:table/{TABLE}"
+
+
+def a_table_whose_tags_read(stubs: Stubs, *tag_reads: dict[str, str]) -> None:
+    """describe_table finds the learner's table, then each list_tags_of_resource answers the
+    next of ``tag_reads`` (an empty one: the tags have not shown yet)."""
+    stubs["dynamodb"].add_response("describe_table", {"Table": {"TableArn": TABLE_ARN}},
+                                   {"TableName": TABLE})
+    for read, tags in enumerate(tag_reads):
+        if read:  # each re-read looks the table up again
+            stubs["dynamodb"].add_response("describe_table", {"Table": {"TableArn": TABLE_ARN}},
+                                           {"TableName": TABLE})
+        stubs["dynamodb"].add_response("list_tags_of_resource", {"Tags": [
+            {"Key": k, "Value": v} for k, v in tags.items()]}, {"ResourceArn": TABLE_ARN})
+
+
+@pytest.fixture
+def fake_clock(monkeypatch) -> list[float]:
+    """waiting's clock, virtual: each sleep moves it on and is recorded; nothing waits."""
+    from types import SimpleNamespace
+
+    from workshop_utils import waiting
+
+    now, slept = [0.0], []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    monkeypatch.setattr(waiting, "time", SimpleNamespace(monotonic=lambda: now[0], sleep=sleep))
+    return slept
+
+
+def test_ensure_table_right_after_creating_it_waits_for_its_tags(fake_clock) -> None:
+    """DynamoDB's ListTagsOfResource is eventually consistent ("might return [...] an empty
+    tag set [...] Wait for a few seconds, and then try [...] again", TagResource, DynamoDB API
+    Reference): the learner's new table reads untagged, then with their tags, and is theirs."""
+    target, stubs = aws()
+    a_table_whose_tags_read(stubs, {}, {}, tags_of(target))
+    ddb = stubs["dynamodb"]
+    ddb.add_response("describe_table", {"Table": {"TableName": TABLE, "TableStatus": "ACTIVE"}},
+                     {"TableName": TABLE})  # the table_exists waiter
+    ddb.add_response("describe_time_to_live", {"TimeToLiveDescription": {
+        "TimeToLiveStatus": "ENABLED", "AttributeName": "expiresAt"}}, {"TableName": TABLE})
+    ddb.add_response("describe_table", {"Table": {"TableArn": TABLE_ARN}}, {"TableName": TABLE})
+    assert stack.ensure_table(target) == TABLE_ARN  # no OwnershipError, no create_table
+    assert fake_clock == [0.5, 1.0]
+    stubs.assert_all_used()
+
+
+def test_a_table_that_stays_untagged_is_refused_after_a_bounded_wait(fake_clock) -> None:
+    """A table with the learner's name that still has no tags after the few seconds is refused
+    (made by hand or by someone else), and the wait stopped at its bound."""
+    target, stubs = aws()
+    a_table_whose_tags_read(stubs, *[{}] * 7)
+    with pytest.raises(OwnershipError, match="it has no workshop-owner tag"):
+        stack.ensure_table(target)
+    assert sum(fake_clock) <= target.tag_settle_s and len(fake_clock) == 6
+    stubs.assert_all_used()
+
+
+def test_the_local_target_reads_tags_once() -> None:
+    """On the local cloud tags show at once: an untagged resource is not read again."""
+    local = Target("local", region="us-east-1", prefix="wschat", aws_endpoint="http://x")
+    assert local.tag_settle_s == 0
+    reads: list[int] = []
+    from workshop_utils import waiting
+
+    assert waiting.until_tagged({"untagged": True}, lambda: reads.append(1),
+                                lambda found: {}, timeout_s=local.tag_settle_s) == {
+        "untagged": True}
+    assert reads == []
+
+
 def test_a_table_tagged_with_another_owner_is_refused_not_adopted() -> None:
     """A table with the learner's name and another owner tag stops ensure_table before any
     change."""

@@ -10,6 +10,19 @@ or ``error`` (and API Gateway's own ``Forbidden`` / ``Internal server error`` fr
 Deliveries to different clients race each other, so :class:`ChatRoom` waits until every
 client got what it expects and prints the new frames in a fixed order (clients in join order):
 the same transcript on every run.
+
+Introduced in notebook 04, after a cell has done the same with plain ``websockets`` code
+(``connect``, ``send``, a receive loop per client). What the room adds:
+
+- A wait ends as soon as the answer is in: an error frame (API Gateway's ``Forbidden`` or
+  ``Internal server error``, the chat's ``{"type": "error"}``) raises :class:`ChatError` at
+  once, with what it usually means. A wait that times out says what did arrive and which log
+  groups hold the reason (:mod:`workshop_utils.route_logs`). A refused handshake says its HTTP
+  status and what that usually means (:func:`refused`).
+- Re-running a cell or a notebook does not pile up connections: joining ``alice`` again closes
+  the old ``alice`` first, and a new ``ChatRoom`` on a URL closes the clients of the room made
+  before it on that URL in this kernel (a registry per URL), so nobody is welcomed by ghosts
+  of an earlier run.
 """
 
 from __future__ import annotations
@@ -18,14 +31,44 @@ import asyncio
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from .route_logs import where_to_look
+
+if TYPE_CHECKING:
+    from .target import Target
+
 SETTLE_S = 0.3  # quiet time after which no more frames are expected
 WELCOME_TIMEOUT_S = 30.0  # a cold start on AWS takes a second or two; this is generous
+# After closing an earlier run's clients: how long to wait for their $disconnect to remove
+# them from the table (it runs after the close, cold or warm), so the next welcome lists
+# only who is really here.
+RETIRE_TIMEOUT_S = 10.0
+
+# What API Gateway's own error frames usually mean (SPEC-gateway.md, "Route selection").
+GATEWAY_ERRORS = {
+    "Forbidden": ("no deployed route takes this frame and the stage serves no $default route "
+                  "(a route added since the last deployment is not live until you deploy "
+                  "again)"),
+    "Internal server error": ("the route's integration failed: its function raised or timed "
+                              "out, or API Gateway may not invoke it (lambda add_permission)"),
+}
+
+
+class ChatError(RuntimeError):
+    """An error frame answered what a client sent: API Gateway's own or the chat's.
+
+    ``frame`` is the frame as received (a dict); ``reason`` its short text (``Forbidden``,
+    ``Internal server error``, or the chat's ``error``)."""
+
+    def __init__(self, message: str, frame: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.frame = frame
+        self.reason = error_reason(frame) or ""
 
 
 def connect_url(url: str, name: str | None = None, token: str | None = None) -> str:
@@ -39,14 +82,57 @@ def connect_url(url: str, name: str | None = None, token: str | None = None) -> 
 
 
 def refused(status: int, *, token: bool) -> str:
-    """What a refused handshake means, in a few words (with or without a token sent)."""
+    """What a refused handshake means, in a few words (with or without a token sent).
+
+    The statuses are API Gateway's (SPEC-gateway.md, "Handshake"): the ``$connect`` function's
+    own ``statusCode`` (400, 500 from this chat's handler), 502 when it could not run, 401/403
+    from an authorizer, 403 for a URL with no deployed stage, 429 when throttled."""
     if status == 401:
         return ("the chat needs a token (HTTP 401 Unauthorized): its $connect has an "
                 "authorizer")
     if status == 403 and token:
         return ("the chat refused the token (HTTP 403 Forbidden): it is expired, or not "
                 "signed with this chat's secret")
+    meanings = {
+        400: "the $connect function refused it (this chat: a name longer than 32 characters "
+             "or not printable)",
+        403: "usually no deployed API and stage at this URL (check the URL, and that the "
+             "stage was deployed), or an authorizer denied it",
+        429: "throttled: too many connections at once, or the $connect function's "
+             "concurrency is used up",
+        500: "the $connect function answered 500 (it could not store the connection: see "
+             "its log)",
+        502: "the $connect function could not run: it raised, timed out, or API Gateway "
+             "may not invoke it (lambda add_permission)",
+    }
+    phrase = {400: "Bad Request", 403: "Forbidden", 429: "Too Many Requests",
+              500: "Internal Server Error", 502: "Bad Gateway"}.get(status)
+    if status in meanings:
+        return f"the handshake was refused with HTTP {status} {phrase}: {meanings[status]}"
     return f"the handshake was refused with HTTP {status}"
+
+
+def error_reason(data: Any) -> str | None:
+    """The short reason of an error frame (``Forbidden``, ``Internal server error``, the
+    chat's error text), or None for any other frame."""
+    if not isinstance(data, dict):
+        return None
+    if data.get("type") == "error":
+        return str(data.get("error"))
+    if "type" not in data and "message" in data and "connectionId" in data:
+        return str(data["message"])  # API Gateway's own frame
+    return None
+
+
+def explain_error(name: str, data: dict[str, Any]) -> str:
+    """One line for the error frame ``data`` that ``name`` received: what it says, who said it
+    and what it usually means."""
+    reason = error_reason(data) or "?"
+    if data.get("type") == "error":
+        return f"{name}: the chat answered with an error: {reason}"
+    meaning = GATEWAY_ERRORS.get(reason, "API Gateway refused the frame")
+    return (f"{name}: API Gateway answered {reason!r} (request id {data.get('requestId')}): "
+            f"{meaning}")
 
 
 def describe(frame: str) -> str:
@@ -68,19 +154,24 @@ def describe(frame: str) -> str:
         return f"* welcome, {data.get('name')} (here: {here})"
     if kind == "error":
         return f"! error: {data.get('error')}"
-    if "message" in data and "connectionId" in data:  # API Gateway's own error frames
+    if error_reason(data) is not None:  # API Gateway's own error frames
         return f"! API Gateway: {data['message']}"
     return json.dumps(data, sort_keys=True)
 
 
 @dataclass
 class ChatClient:
+    """One named connection and everything it received (its own receive loop fills
+    ``received``, as the notebooks' first cells do by hand)."""
+
     name: str
     ws: ClientConnection
     received: list[str] = field(default_factory=list)
     closed: asyncio.Event = field(default_factory=asyncio.Event)
     welcomed: asyncio.Event = field(default_factory=asyncio.Event)
     close_code: int | None = None
+    # Set by the room: what a timeout message names as the places to look.
+    hints: Callable[[str], list[str]] = field(default=lambda route_key: [], repr=False)
     _reader: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -100,31 +191,65 @@ class ChatClient:
             self.close_code = self.ws.close_code
             self.closed.set()
 
-    async def send(self, text: str, timeout_s: float = WELCOME_TIMEOUT_S) -> None:
-        """Send a chat message through the ``sendmessage`` route and wait for its echo.
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        """The event loop this client's connection lives on (None before it started)."""
+        return self._reader.get_loop() if self._reader is not None else None
+
+    async def send(self, text: str, timeout_s: float = WELCOME_TIMEOUT_S) -> dict[str, Any]:
+        """Send a chat message through the ``sendmessage`` route and wait for its echo (which
+        is returned).
 
         The chat sends every message back to its sender too; once the echo is here the
         fan-out to the others is done or nearly, and what is sent next cannot overtake it.
+        An error frame instead of the echo raises :class:`ChatError` at once; no echo within
+        ``timeout_s`` raises ``TimeoutError`` saying what did arrive and where to look.
         """
         seen = len(self.received)
         await self.ws.send(json.dumps({"action": "sendmessage", "message": text}))
-        await self.wait_for(lambda f: f.get("type") == "message" and f.get("from") == self.name
-                            and f.get("text") == text, after=seen, timeout_s=timeout_s)
+        echo = await self.wait_for(lambda f: f.get("type") == "message"
+                                   and f.get("from") == self.name and f.get("text") == text,
+                                   after=seen, timeout_s=timeout_s, errors=True)
+        if echo is None:
+            raise self.no_answer(f"no echo of {_short(text)!r}", seen, timeout_s,
+                                 "sendmessage")
+        return echo
 
     async def wait_for(self, match: Callable[[dict[str, Any]], bool], *, after: int = 0,
-                       timeout_s: float = WELCOME_TIMEOUT_S) -> dict[str, Any] | None:
+                       timeout_s: float = WELCOME_TIMEOUT_S,
+                       errors: bool = False) -> dict[str, Any] | None:
         """The first JSON frame from index ``after`` on that ``match`` accepts, or None once
-        ``timeout_s`` has passed (what did arrive is still in the transcript)."""
+        ``timeout_s`` has passed or the connection closed (what did arrive is still in the
+        transcript). With ``errors=True`` an error frame that ``match`` does not accept ends
+        the wait at once with :class:`ChatError`."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
         while True:
             for frame in self.received[after:]:
                 data = parse(frame)
-                if isinstance(data, dict) and match(data):
+                if not isinstance(data, dict):
+                    continue
+                if match(data):
                     return data
+                if errors and error_reason(data) is not None:
+                    raise ChatError(explain_error(self.name, data), data)
             if loop.time() > deadline or self.closed.is_set():
                 return None
             await asyncio.sleep(0.005)
+
+    def no_answer(self, what: str, after: int, timeout_s: float, route_key: str) -> Exception:
+        """The error for a wait that ended without its answer: what arrived meanwhile, and
+        where the reason is written."""
+        arrived = [describe(f) for f in self.received[after:]]
+        got = "; ".join(arrived) if arrived else "nothing"
+        if self.closed.is_set():
+            return ConnectionError(
+                f"{self.name}: {what}: the connection closed (code {self.close_code}); "
+                f"received before: {got}")
+        places = self.hints(route_key)
+        look = f"; look in {' and '.join(places)}" if places else ""
+        return TimeoutError(f"{self.name}: {what} within {timeout_s:.0f} s; received "
+                            f"meanwhile: {got}{look}")
 
     async def send_raw(self, frame: str) -> None:
         """Send a frame exactly as given (to see how the chat handles bad input)."""
@@ -135,29 +260,95 @@ class ChatClient:
         await asyncio.wait_for(self.closed.wait(), 10)
 
 
-class ChatRoom:
-    """Several named clients of one stage, and the transcript of what each received."""
+# The rooms of this kernel, by stage URL: a new room (or a re-run of a notebook) closes the
+# clients an earlier room left open on the same URL.
+_rooms: dict[str, ChatRoom] = {}
 
-    def __init__(self, url: str, *, settle_s: float = SETTLE_S) -> None:
+
+def room_key(url: str) -> str:
+    """A stage URL without its query (``?name=``/``&token=`` differ per client)."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(query="", fragment=""))
+
+
+class ChatRoom:
+    """Several named clients of one stage, and the transcript of what each received.
+
+    ``target`` (optional) lets the room say which log groups to read when an answer does not
+    come, and wait for the table to forget the clients an earlier run left open."""
+
+    def __init__(self, url: str, target: Target | None = None, *,
+                 settle_s: float = SETTLE_S) -> None:
         self.url = url
+        self.target = target
         self.settle_s = settle_s
         self.clients: dict[str, ChatClient] = {}
         self._seen: dict[str, int] = {}
+        key = room_key(url)
+        previous = _rooms.get(key)
+        self._retiring: list[ChatClient] = list(previous.clients.values()) if previous else []
+        _rooms[key] = self
+
+    def where_to_look(self, route_key: str) -> list[str]:
+        """The log groups that explain a frame on ``route_key`` (see ``route_logs``)."""
+        return where_to_look(self.target, self.url, route_key)
+
+    async def _retire(self, clients: list[ChatClient]) -> None:
+        """Close ``clients`` (an earlier run's, or a name joining again) and wait, bounded,
+        until their ``$disconnect`` has taken them off the table. Clients of another event
+        loop (an earlier ``asyncio.run``) are gone with it and only forgotten."""
+        loop = asyncio.get_running_loop()
+        names = set()
+        for client in clients:
+            if client.closed.is_set() or client.loop is not loop:
+                continue
+            await client.close()
+            names.add(client.name)
+        if names and self.target is not None:
+            await self._until_off_the_table(names)
+
+    async def _until_off_the_table(self, names: set[str]) -> None:
+        assert self.target is not None
+        ddb = self.target.client("dynamodb")
+        table = self.target.names.table
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + RETIRE_TIMEOUT_S
+        while loop.time() < deadline:
+            items = [item for page in ddb.get_paginator("scan").paginate(
+                TableName=table, ProjectionExpression="#n",
+                ExpressionAttributeNames={"#n": "name"}) for item in page["Items"]]
+            if not names & {item.get("name", {}).get("S") for item in items}:
+                return
+            await asyncio.sleep(0.05)
+
+    async def _take_over(self) -> None:
+        if self._retiring:
+            retiring, self._retiring = self._retiring, []
+            await self._retire(retiring)
 
     async def join(self, name: str, *, token: str | None = None,
                    announce: bool = True) -> ChatClient:
         """Connect ``name`` (``?name=`` in the URL, and ``&token=`` when given: a chat with
-        the authorizer takes the name from the token) and announce it to the others."""
-        if name in self.clients and not self.clients[name].closed.is_set():
-            return self.clients[name]
+        the authorizer takes the name from the token) and announce it to the others.
+
+        A ``name`` already in the room is closed first (a re-run cell joins afresh). A refused
+        handshake raises ``ConnectionRefusedError`` saying what its status usually means; an
+        error frame instead of the welcome raises :class:`ChatError` at once."""
+        await self._take_over()
+        if name in self.clients:
+            await self._retire([self.clients.pop(name)])
+            self._seen.pop(name, None)
         try:
             ws = await connect(connect_url(self.url, name, token), open_timeout=30)
         except InvalidStatus as exc:
             # The URL is not repeated: with a token in it, it is a credential.
+            places = self.where_to_look("$connect") if exc.response.status_code in (
+                500, 502) else []
+            look = f"; look in {' and '.join(places)}" if places else ""
             raise ConnectionRefusedError(
-                f"{name}: {refused(exc.response.status_code, token=bool(token))}"
+                f"{name}: {refused(exc.response.status_code, token=bool(token))}{look}"
             ) from None
-        client = ChatClient(name, ws)
+        client = ChatClient(name, ws, hints=self.where_to_look)
         client.start()
         self.clients[name] = client
         self._seen[name] = 0
@@ -165,18 +356,16 @@ class ChatRoom:
             await ws.send(json.dumps({"action": "join"}))
             # Wait for the chat's welcome: by then everyone else has been told, so nothing
             # sent next can overtake the join (frames run as concurrent invocations).
-            try:
-                await asyncio.wait_for(client.welcomed.wait(), WELCOME_TIMEOUT_S)
-            except TimeoutError:
-                raise TimeoutError(
-                    f"{name}: no welcome from the chat within {WELCOME_TIMEOUT_S:.0f} s; is the "
-                    "$default route deployed, and does the broadcast function work? (notebook 06 "
-                    "shows its log)"
-                ) from None
+            welcome = await client.wait_for(
+                lambda f: f.get("type") == "welcome", timeout_s=WELCOME_TIMEOUT_S, errors=True)
+            if welcome is None:
+                raise client.no_answer("no welcome from the chat", 0, WELCOME_TIMEOUT_S,
+                                       "join")
         return client
 
     async def settle(self, timeout_s: float = 10.0) -> None:
         """Wait until no client has received anything new for ``settle_s`` seconds."""
+        await self._take_over()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
         last = self._counts()
@@ -227,9 +416,14 @@ class ChatRoom:
 
     async def close(self) -> None:
         """Close every client (safe to call twice)."""
+        await self._take_over()
         for client in self.clients.values():
-            if not client.closed.is_set():
+            if not client.closed.is_set() and client.loop is asyncio.get_running_loop():
                 await client.close()
+
+
+def _short(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _was_told_leave(client: ChatClient, name: str) -> bool:

@@ -8,6 +8,8 @@ render_policy(...)))`` and show ``handler_source(...)``; how the zip is made sta
 from __future__ import annotations
 
 import ast
+import base64
+import hashlib
 import io
 import json
 import re
@@ -112,6 +114,14 @@ def build_zip(function: str, src_root: Path | None = None) -> bytes:
             info.external_attr = 0o100644 << 16  # regular file, rw-r--r--
             archive.writestr(info, files[name].read_bytes())
     return buffer.getvalue()
+
+
+def code_sha256(zip_bytes: bytes) -> str:
+    """Lambda's ``CodeSha256`` of a deployment package: the base64 of its SHA-256 digest.
+
+    Introduced in notebook 03, which compares it with the deployed function's to decide
+    between "up to date" and ``update_function_code``."""
+    return base64.b64encode(hashlib.sha256(zip_bytes).digest()).decode("ascii")
 
 
 def handler_source(function: str, src_root: Path | None = None) -> str:

@@ -125,7 +125,9 @@ def ensure_log_group(target: Target, name: str) -> str:
 
 def ensure_functions(target: Target) -> dict[str, str]:
     """Notebook 03: the three functions from ``lambda_src/``, each after its log group;
-    returns kind -> function ARN."""
+    returns kind -> function ARN. A function that exists runs the code of ``lambda_src/``
+    afterwards: when its ``CodeSha256`` differs from the package's, ``update_function_code``
+    (as notebook 03 does on a re-run)."""
     lam = target.client("lambda")
     role_arn = target.client("iam").get_role(RoleName=target.names.role)["Role"]["Arn"]
     arns: dict[str, str] = {}
@@ -134,8 +136,10 @@ def ensure_functions(target: Target) -> dict[str, str]:
         if found is not None:
             claim(target, found)
         ensure_log_group(target, Names.function_log_group(name))
+        code = packaging.build_zip(kind)
         if found is not None:
             arns[kind] = found.arn
+            update_code_if_changed(lam, name, code)
         else:
             arns[kind] = create_function_when_role_ready(
                 lam,
@@ -143,7 +147,7 @@ def ensure_functions(target: Target) -> dict[str, str]:
                 Runtime="python3.12",
                 Role=role_arn,
                 Handler="app.lambda_handler",
-                Code={"ZipFile": packaging.build_zip(kind)},
+                Code={"ZipFile": code},
                 Timeout=FUNCTION_TIMEOUT_S,
                 MemorySize=FUNCTION_MEMORY_MB,
                 Environment={"Variables": {"TABLE_NAME": target.names.table}},
@@ -151,6 +155,20 @@ def ensure_functions(target: Target) -> dict[str, str]:
             )["FunctionArn"]
         wait_until_active(lam, name)
     return arns
+
+
+def update_code_if_changed(lam: Any, function_name: str, code: bytes) -> bool:
+    """Deploy ``code`` to the function unless it already runs exactly that package (same
+    ``CodeSha256``); True if it was updated. Waits for the update (``function_updated_v2``):
+    until then the function still runs its old code (``LastUpdateStatus`` InProgress).
+    Introduced in notebook 03."""
+    deployed = lam.get_function_configuration(FunctionName=function_name)["CodeSha256"]
+    if deployed == packaging.code_sha256(code):
+        return False
+    lam.update_function_code(FunctionName=function_name, ZipFile=code)
+    lam.get_waiter("function_updated_v2").wait(
+        FunctionName=function_name, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
+    return True
 
 
 def find_api(target: Target) -> Found | None:

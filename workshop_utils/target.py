@@ -28,7 +28,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from . import identity as identities
-from . import localcloud
+from . import localcloud, recording
 from .localcloud import CloudSettings, default_home
 from .partitions import UnsupportedRegion, dns_suffix, partition_of
 
@@ -240,7 +240,9 @@ class Target:
         key = client_key(service, kwargs.get("endpoint_url"))
         if key not in self._clients:
             kwargs.setdefault("config", Config(retries={"mode": "standard", "max_attempts": 5}))
-            self._clients[key] = self.session.client(service, **kwargs)
+            client = self.session.client(service, **kwargs)
+            recording.install_from_environment(client)  # WORKSHOP_RECORD_CALLS (tests)
+            self._clients[key] = client
         return self._clients[key]
 
     @property

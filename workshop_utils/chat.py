@@ -415,11 +415,11 @@ class ChatRoom:
             await asyncio.sleep(0.01)
 
     async def close(self) -> None:
-        """Close every client (safe to call twice)."""
+        """Close every client (safe to call twice). With a target, also wait (bounded) until
+        their ``$disconnect`` has removed them from the table, so what comes next does not
+        meet them there."""
         await self._take_over()
-        for client in self.clients.values():
-            if not client.closed.is_set() and client.loop is asyncio.get_running_loop():
-                await client.close()
+        await self._retire(list(self.clients.values()))
 
 
 def _short(text: str, limit: int = 40) -> str:

@@ -82,3 +82,35 @@ def test_workshop_cleanup_command_deletes_the_learner_s_stack(cloud: LocalCloud,
     assert result.returncode == 0, result.stderr
     assert "nothing left" in result.stdout
     assert not any(leftovers(target).values())
+
+
+def test_functions_that_run_other_code_are_updated_to_lambda_src(target) -> None:
+    """A function whose deployed code differs from lambda_src/ (edited and redeployed by hand,
+    or an older version of the workshop) gets the package's code again, told by CodeSha256;
+    one that runs it already is left alone (no update, no new execution environments)."""
+    from workshop_utils import packaging
+
+    from .kit import zip_source
+
+    stack.ensure_prerequisites(4, target)  # the functions exist
+    lam = target.client("lambda")
+    connect, broadcast = target.names.function("connect"), target.names.function("broadcast")
+    lam.update_function_code(FunctionName=connect, ZipFile=zip_source(
+        {"app.py": "def lambda_handler(event, context):\n    return {'statusCode': 500}\n"}))
+    lam.get_waiter("function_updated_v2").wait(FunctionName=connect)
+    untouched = lam.get_function_configuration(FunctionName=broadcast)["LastModified"]
+    stack.ensure_functions(target)
+    deployed = lam.get_function_configuration(FunctionName=connect)["CodeSha256"]
+    assert deployed == packaging.code_sha256(packaging.build_zip("connect"))
+    assert lam.get_function_configuration(FunctionName=broadcast)["LastModified"] == untouched
+
+
+def test_code_sha256_is_lambda_s(target) -> None:
+    """packaging.code_sha256 of a zip is the CodeSha256 Lambda reports for it (the base64 of
+    its SHA-256, Lambda API reference, FunctionConfiguration)."""
+    from workshop_utils import packaging
+
+    stack.ensure_prerequisites(4, target)
+    reported = target.client("lambda").get_function_configuration(
+        FunctionName=target.names.function("disconnect"))["CodeSha256"]
+    assert reported == packaging.code_sha256(packaging.build_zip("disconnect"))

@@ -26,7 +26,8 @@ from tests.timing import SECOND
 from workshop_utils import chat
 from workshop_utils.chat import ChatError, ChatRoom
 
-FORBIDDEN = '{"message": "Forbidden", "connectionId":"AbCdEfGhIjKlMnO=", "requestId":"ZyXwVuTsRqPoNmL="}'
+FORBIDDEN = ('{"message": "Forbidden", "connectionId":"AbCdEfGhIjKlMnO=", '
+             '"requestId":"ZyXwVuTsRqPoNmL="}')
 INTERNAL = ('{"message": "Internal server error", "connectionId":"AbCdEfGhIjKlMnO=", '
             '"requestId":"ZyXwVuTsRqPoNmL="}')
 TOO_LONG = json.dumps({"type": "error", "error": '"message" is too long (max 1000 characters)'})

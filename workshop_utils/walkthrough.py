@@ -13,6 +13,7 @@ import tempfile
 import time
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 from .localcloud import LocalCloud
 
@@ -29,6 +30,14 @@ def notebook_paths() -> list[Path]:
 
 
 def execute(path: Path, write: bool) -> tuple[bool, float, str]:
+    """Run the notebook at ``path`` in a new kernel: (ok, seconds, the failure's last line);
+    ``write`` saves the outputs into it (only when every cell ran)."""
+    ok, elapsed, detail, _ = run_notebook(path, write)
+    return ok, elapsed, detail
+
+
+def run_notebook(path: Path, write: bool = False) -> tuple[bool, float, str, Any]:
+    """:func:`execute`, and the executed notebook (an ``nbformat`` node, outputs in it)."""
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
@@ -51,7 +60,7 @@ def execute(path: Path, write: bool) -> tuple[bool, float, str]:
     elapsed = time.monotonic() - started
     if write and ok:
         nbformat.write(nb, path)
-    return ok, elapsed, detail
+    return ok, elapsed, detail, nb
 
 
 def run_notebooks(write: bool = False, fresh: bool = False) -> int:

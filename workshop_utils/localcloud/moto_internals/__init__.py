@@ -14,7 +14,8 @@ What is here:
   :func:`seed_ids`, :func:`random_id`;
 - state the local cloud keeps on moto's objects, so that moto's own deletes and resets forget
   it with them: :func:`deployments_of` (on an ``Api``), :func:`stage_deployment_id` and
-  :func:`set_stage_deployment_id` (on a ``Stage``);
+  :func:`set_stage_deployment_id` (on a ``Stage``), :func:`incarnation_of` (on a Lambda
+  function);
 - moto's server as a WSGI app and its request handler: :func:`server_app`,
   :func:`request_handler_class`;
 - moto's IAM policy evaluator: :func:`identity_policy_decision`;
@@ -24,6 +25,7 @@ What is here:
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -39,6 +41,7 @@ __all__ = [
     "backend",
     "deployments_of",
     "identity_policy_decision",
+    "incarnation_of",
     "logs_backend",
     "random_id",
     "request_handler_class",
@@ -50,6 +53,8 @@ __all__ = [
 
 _DEPLOYMENTS_ATTR = "_localcloud_deployments"  # on moto's Api: {deployment_id: Deployment}
 _STAGE_DEPLOYMENT_ATTR = "_localcloud_deployment_id"  # on moto's Stage
+_INCARNATION_ATTR = "_localcloud_incarnation"  # on moto's LambdaFunction
+_incarnations = itertools.count(1)
 
 
 def apply_patches() -> None:
@@ -110,6 +115,19 @@ def stage_deployment_id(stage: Any) -> str | None:
 def set_stage_deployment_id(stage: Any, deployment_id: str | None) -> None:
     setattr(stage, _STAGE_DEPLOYMENT_ATTR, deployment_id)
     stage.config["deploymentId"] = deployment_id
+
+
+def incarnation_of(function: Any) -> int:
+    """A number of its own for each function object moto makes (kept on it).
+
+    A function deleted and created again under its name has the same ARN and, with the same
+    zip, the same CodeSha256; only this tells the new one from the old, so that the runtime
+    never serves it from the old one's warm environments. moto mutates a function on update
+    (the number stays) and deep-copies it into a published version (the version keeps it)."""
+    found = function.__dict__.get(_INCARNATION_ATTR)
+    if found is None:
+        found = function.__dict__.setdefault(_INCARNATION_ATTR, next(_incarnations))
+    return found
 
 
 # --- moto's server ----------------------------------------------------------------------

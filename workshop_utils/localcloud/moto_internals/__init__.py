@@ -11,7 +11,7 @@ What is here:
 - moto's in-process backends (the server and this process share them): :func:`backend`,
   :func:`logs_backend`;
 - moto's seeded id generator (the private ``moto.moto_api._internal.mock_random``):
-  :func:`seed_ids`, :func:`random_id`;
+  :func:`seed_ids`, :func:`random_id`, :func:`random_uuid`;
 - state the local cloud keeps on moto's objects, so that moto's own deletes and resets forget
   it with them: :func:`deployments_of` (on an ``Api``), :func:`stage_deployment_id` and
   :func:`set_stage_deployment_id` (on a ``Stage``), :func:`incarnation_of` (on a Lambda
@@ -20,7 +20,9 @@ What is here:
   :func:`request_handler_class`;
 - moto's IAM policy evaluator: :func:`identity_policy_decision`;
 - the patches of moto, each with why and the version it was checked on: :mod:`.speedups`
-  (speed) and :mod:`.memory` (memory), installed by :func:`apply_patches`.
+  (speed), :mod:`.memory` (memory) and :mod:`.corrections` (where moto is not AWS: AWS
+  managed policies, CloudFormation's ManagedPolicyArns, the concurrency quota), installed by
+  :func:`apply_patches`.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from moto.iam.access_control import IAMPolicy, PermissionResult
 from moto.logs.models import logs_backends
 from moto.moto_api._internal import mock_random
 
-from . import memory, speedups
+from . import corrections, memory, speedups
 
 __all__ = [
     "apply_patches",
@@ -44,6 +46,7 @@ __all__ = [
     "incarnation_of",
     "logs_backend",
     "random_id",
+    "random_uuid",
     "request_handler_class",
     "seed_ids",
     "server_app",
@@ -61,6 +64,7 @@ def apply_patches() -> None:
     """Install every patch of moto (the cloud process calls this once, at start)."""
     speedups.apply()
     memory.apply()
+    corrections.apply()
 
 
 # --- backends ---------------------------------------------------------------------------
@@ -90,6 +94,11 @@ def seed_ids(seed: int) -> None:
 def random_id(alphabet: str, length: int) -> str:
     """An id drawn from moto's seeded generator (so it repeats when moto's ids do)."""
     return "".join(mock_random.choice(alphabet) for _ in range(length))
+
+
+def random_uuid() -> str:
+    """A uuid4 from moto's seeded generator (as moto makes a policy's RevisionId)."""
+    return str(mock_random.uuid4())
 
 
 # --- state kept on moto's objects -------------------------------------------------------

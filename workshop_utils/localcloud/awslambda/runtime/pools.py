@@ -74,27 +74,34 @@ class Pools:
         pool = self._pools[key] = Pool(spec)
         return pool
 
-    def _retire(self, pool: Pool) -> None:
+    def _retire(self, pool: Pool) -> list[asyncio.Task[None]]:
         pool.retired = True
+        closing = []
         for worker in pool.idle:
+            worker.cancel_reclaim()
             pool.workers.discard(worker)
-            self._close_later(worker)
+            closing.append(self._close_later(worker))
         pool.idle.clear()
         while pool.waiters:
             fut = pool.waiters.popleft()
             if not fut.done():
                 fut.set_result(None)
+        return closing
 
-    def _close_later(self, worker: Worker) -> None:
+    def _close_later(self, worker: Worker) -> asyncio.Task[None]:
         worker.kill()
         task = asyncio.get_running_loop().create_task(worker.close())
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+        return task
 
-    def forget(self, name: str) -> None:
-        """The function is gone: its environments go too."""
-        for key in [k for k in self._pools if k[0] == name]:
-            self._retire(self._pools.pop(key))
+    def forget(self, name: str, version: str | None = None) -> list[asyncio.Task[None]]:
+        """The function (or one version) is gone: its environments go too. Returns the tasks
+        closing its idle ones (busy ones close when their invocation ends)."""
+        closing: list[asyncio.Task[None]] = []
+        for key in [k for k in self._pools if k[0] == name and version in (None, k[1])]:
+            closing += self._retire(self._pools.pop(key))
+        return closing
 
     async def acquire(self, spec: FunctionSpec, inv: Invocation) -> tuple[Worker, ColdStart | None]:
         """A worker for ``inv``: the most recently used idle one, else a cold start while the

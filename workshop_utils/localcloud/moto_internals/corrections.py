@@ -1,0 +1,93 @@
+"""Where moto behaves otherwise than AWS and the local cloud corrects it (checked on moto 5.2.5).
+
+- **AWS managed policies.** moto knows AWS's managed policies (``moto/iam/
+  aws_managed_policies.py``: 1,582 documents, AWS's own) but builds them into an account's IAM
+  backend only with ``MOTO_IAM_LOAD_MANAGED_POLICIES`` or the ``iam.load_aws_managed_policies``
+  config, read when the backend is made (``IAMBackend._init_aws_policies``). Without them,
+  ``attach_role_policy(PolicyArn="arn:aws:iam::aws:policy/service-role/
+  AWSLambdaBasicExecutionRole")``, what every Lambda tutorial does, fails with NoSuchEntity.
+  The config is turned on here, in the cloud process, before any backend exists; the
+  documents are parsed once per account (about 0.2 s and 19 MB on first use of IAM).
+- **CloudFormation's ManagedPolicyArns.** moto's ``AWS::IAM::Role`` takes ``Policies`` and
+  ignores ``ManagedPolicyArns``: a stack's role was made without them, and its functions' logs
+  were silently dropped. Here they are attached on create, re-attached on update, detached on
+  delete (otherwise moto's delete_role refuses with DeleteConflict, as AWS would).
+- **The account's concurrency quota.** moto checks ``put_function_concurrency`` against the
+  account's quota only when ``MOTO_LAMBDA_CONCURRENCY_QUOTA`` is set; AWS's default quota is
+  1,000 concurrent executions with 100 left unreserved (Lambda Developer Guide,
+  gettingstarted-limits; LocalStack's AWS snapshot ``TestLambdaReservedConcurrency``). It is
+  set to 1,000 in the cloud process unless the environment says otherwise.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from typing import Any
+
+from moto.core.config import default_user_config
+from moto.iam.models import Role, iam_backends
+from moto.utilities.utils import get_partition
+
+DEFAULT_CONCURRENCY_QUOTA = "1000"
+
+
+def apply() -> None:
+    """What the local cloud calls once at start, before any backend is made."""
+    default_user_config.setdefault("iam", {})["load_aws_managed_policies"] = True
+    os.environ.setdefault("MOTO_LAMBDA_CONCURRENCY_QUOTA", DEFAULT_CONCURRENCY_QUOTA)
+    _attach_managed_policy_arns()
+
+
+def _policy_arns(cloudformation_json: dict[str, Any]) -> list[str]:
+    arns = (cloudformation_json.get("Properties") or {}).get("ManagedPolicyArns") or []
+    return [str(arn) for arn in arns]
+
+
+def _attach_managed_policy_arns() -> None:
+    if getattr(Role, "_localcloud_managed_policy_arns", False):
+        return
+    create = Role.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+    update = Role.update_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+    delete = Role.delete_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+    @functools.wraps(create)
+    def create_role(cls: type, resource_name: str, cloudformation_json: dict[str, Any],
+                    account_id: str, region_name: str, **kwargs: Any) -> Any:
+        role = create(cls, resource_name, cloudformation_json, account_id, region_name,
+                      **kwargs)
+        backend = iam_backends[account_id][get_partition(region_name)]
+        for arn in _policy_arns(cloudformation_json):
+            backend.attach_role_policy(arn, role.name)
+        return role
+
+    @functools.wraps(update)
+    def update_role(cls: type, original_resource: Any, new_resource_name: str,
+                    cloudformation_json: dict[str, Any], account_id: str,
+                    region_name: str) -> Any:
+        role = update(cls, original_resource, new_resource_name, cloudformation_json,
+                      account_id, region_name)
+        backend = iam_backends[account_id][get_partition(region_name)]
+        wanted = _policy_arns(cloudformation_json)
+        for arn in list(role.managed_policies):
+            if arn not in wanted:
+                backend.detach_role_policy(arn, role.name)
+        for arn in wanted:
+            if arn not in role.managed_policies:
+                backend.attach_role_policy(arn, role.name)
+        return role
+
+    @functools.wraps(delete)
+    def delete_role(cls: type, resource_name: str, cloudformation_json: dict[str, Any],
+                    account_id: str, region_name: str) -> None:
+        backend = iam_backends[account_id][get_partition(region_name)]
+        for role in list(backend.roles.values()):
+            if role.name == resource_name:
+                for arn in list(role.managed_policies):
+                    backend.detach_role_policy(arn, role.name)
+        delete(cls, resource_name, cloudformation_json, account_id, region_name)
+
+    Role.create_from_cloudformation_json = classmethod(create_role)  # type: ignore[method-assign,assignment]
+    Role.update_from_cloudformation_json = classmethod(update_role)  # type: ignore[method-assign,assignment]
+    Role.delete_from_cloudformation_json = classmethod(delete_role)  # type: ignore[method-assign,assignment]
+    Role._localcloud_managed_policy_arns = True  # type: ignore[attr-defined]

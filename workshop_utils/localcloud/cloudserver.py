@@ -65,7 +65,7 @@ class CloudServer:
     """The running cloud in its own process: its two ports, its parts, its threads."""
 
     def __init__(self, settings: CloudSettings) -> None:
-        moto_internals.apply_patches()
+        moto_internals.apply_patches(settings.region)
         self._aws_sock = bind(settings.host, settings.aws_port)
         self._ws_sock = bind(settings.host, settings.ws_port)
         settings = dataclasses.replace(

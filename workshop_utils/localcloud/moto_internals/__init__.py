@@ -60,11 +60,12 @@ _INCARNATION_ATTR = "_localcloud_incarnation"  # on moto's LambdaFunction
 _incarnations = itertools.count(1)
 
 
-def apply_patches() -> None:
-    """Install every patch of moto (the cloud process calls this once, at start)."""
+def apply_patches(region: str = "us-east-1") -> None:
+    """Install every patch of moto (the cloud process calls this once, at start, with the
+    region it serves)."""
     speedups.apply()
     memory.apply()
-    corrections.apply()
+    corrections.apply(region)
 
 
 # --- backends ---------------------------------------------------------------------------

@@ -26,13 +26,16 @@ from __future__ import annotations
 
 import functools
 import os
+import random
 from typing import Any
 
 from moto.core.config import default_user_config
+from moto.iam import utils as iam_utils
 from moto.iam.models import IAMBackend, Role, iam_backends
 from moto.utilities.utils import get_partition
 
 DEFAULT_CONCURRENCY_QUOTA = "1000"
+AWS_POLICY_ID_SEED = 2015  # any constant: the AWS managed policies' ids, fixed
 
 
 def apply(region: str) -> None:
@@ -46,8 +49,10 @@ def load_aws_managed_policies(region: str) -> None:
     """Turn on moto's AWS managed policies, in the IAM backends of ``region``'s partition only
     (an IAMBackend's ``region_name`` is its partition): moto makes a backend for each of its
     six partitions on the first IAM call, and the 1,582 documents parsed into each of them
-    cost 1 s and 43 MB. Checked on moto 5.2.5 (``IAMBackend._init_aws_policies``,
-    ``moto.iam.models.get_account_id_from``)."""
+    cost 1 s and 43 MB. Their ids come from a generator of their own, so that moto's seeded
+    ids (the notebooks' outputs) do not move. Checked on moto 5.2.5
+    (``IAMBackend._init_aws_policies``, ``moto.iam.models.get_account_id_from``,
+    ``moto.iam.utils.random_policy_id``)."""
     default_user_config.setdefault("iam", {})["load_aws_managed_policies"] = True
     partition = get_partition(region)
     original = getattr(IAMBackend._init_aws_policies, "_localcloud_original",
@@ -55,7 +60,19 @@ def load_aws_managed_policies(region: str) -> None:
 
     @functools.wraps(original)
     def _init_aws_policies(self: IAMBackend) -> list[Any]:
-        return original(self) if self.region_name == partition else []
+        if self.region_name != partition:
+            return []
+        # Each policy draws its PolicyId from moto's seeded generator (``random_policy_id``):
+        # 1,582 draws would shift every id made after the first IAM call (the APIs, routes
+        # and deployments the notebooks print). They draw from a generator of their own, so
+        # the seeded ids repeat as before, and AWS managed policies get the same ids in every
+        # account and run (on AWS too their ids are fixed).
+        seeded = iam_utils.random
+        iam_utils.random = random.Random(AWS_POLICY_ID_SEED)  # type: ignore[assignment]
+        try:
+            return original(self)
+        finally:
+            iam_utils.random = seeded
 
     _init_aws_policies._localcloud_original = original  # type: ignore[attr-defined]
     IAMBackend._init_aws_policies = _init_aws_policies  # type: ignore[method-assign]

@@ -75,32 +75,38 @@ def _top_level_paths(dist: metadata.Distribution) -> list[Path]:
 
 
 def runtime_dir(home: Path) -> Path:
-    """The runtime directory of this environment's SDK under ``home`` (built on first use):
+    """The runtime directory of this environment's SDK under ``home`` (built on first use,
+    then remembered: the environment does not change while the cloud runs):
     ``<dir>/site-packages`` holds the SDK and nothing else."""
-    dists = sdk_distributions()
-    digest = hashlib.sha256("\n".join(
-        f"{d.metadata['Name']}=={d.version}@{d.locate_file('')}" for d in dists
-    ).encode()).hexdigest()[:16]
-    target = Path(home) / "lambda" / f"runtime-{digest}"
+    home = Path(home)
     with _lock:
-        if target in _built or (target / ".complete").exists():
-            _built[target] = target
-            return target
-        tmp = target.with_name(f".tmp-{uuid.uuid4().hex}")
-        site = tmp / "site-packages"
-        site.mkdir(parents=True)
-        try:
-            for dist in dists:
-                for path in _top_level_paths(dist):
-                    if path.exists():
-                        os.symlink(path, site / path.name)
-            (tmp / ".complete").touch()
-            try:
-                tmp.rename(target)
-            except OSError:  # built by another cloud on the same home meanwhile
-                shutil.rmtree(tmp, ignore_errors=True)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        _built[target] = target
+        if home in _built:
+            return _built[home]
+        dists = sdk_distributions()
+        digest = hashlib.sha256("\n".join(
+            f"{d.metadata['Name']}=={d.version}@{d.locate_file('')}" for d in dists
+        ).encode()).hexdigest()[:16]
+        target = home / "lambda" / f"runtime-{digest}"
+        if not (target / ".complete").exists():
+            _build(target, dists)
+        _built[home] = target
         return target
+
+
+def _build(target: Path, dists: list[metadata.Distribution]) -> None:
+    tmp = target.with_name(f".tmp-{uuid.uuid4().hex}")
+    site = tmp / "site-packages"
+    site.mkdir(parents=True)
+    try:
+        for dist in dists:
+            for path in _top_level_paths(dist):
+                if path.exists():
+                    os.symlink(path, site / path.name)
+        (tmp / ".complete").touch()
+        try:
+            tmp.rename(target)
+        except OSError:  # built by another cloud on the same home meanwhile
+            shutil.rmtree(tmp, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

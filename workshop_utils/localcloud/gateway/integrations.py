@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..apigatewayv2.stages import RouteView
-from ..awslambda.exceptions import FunctionNotFound
+from ..awslambda.exceptions import FunctionNotFound, TooManyRequestsException
 from ..iam.resource_policies import ResourcePolicies
 
 if TYPE_CHECKING:
@@ -119,6 +119,8 @@ class Integrations:
             result = task.result()
         except FunctionNotFound:
             return _failure(f"function not found: {fn}", latency)
+        except TooManyRequestsException as exc:  # over the reserved concurrency: 502 (SPEC)
+            return _failure(f"Lambda throttled the invocation ({exc.reason}): {fn}", latency)
         except Exception as exc:  # a runtime failure must not reach the client as a traceback
             log.exception("invoking %s failed", fn)
             return _failure(f"invocation failed: {type(exc).__name__}: {exc}", latency)

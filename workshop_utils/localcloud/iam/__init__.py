@@ -2,7 +2,11 @@
 
 - :mod:`.sessions`: the credentials each function runs with (its execution role, assumed);
 - :mod:`.identity_policies`: what a role's identity-based policies allow (moto's evaluator);
-- :mod:`.resource_policies`: whether API Gateway may invoke a function (its resource policy).
+- :mod:`.resource_policies`: whether API Gateway may invoke a function (its resource policy);
+- :mod:`.trust_policies`: whether Lambda may assume a role (its trust policy), for
+  CreateFunction;
+- :mod:`.statements`: one statement against one request (principal, action, conditions),
+  for the two policies above.
 
 Where they are enforced: DynamoDB calls (:mod:`..dynamodb.enforcement`), ``@connections``
 calls (:mod:`..gateway.management`), a function's log delivery

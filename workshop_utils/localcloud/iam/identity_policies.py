@@ -1,8 +1,9 @@
 """The execution role, enforced on what a function does: as on AWS, a missing statement fails.
 
 A request signed by a function (:mod:`.sessions`) is checked against its role's
-identity-based policies (inline and attached, evaluated by moto's own policy evaluator
-through :func:`~..moto_internals.identity_policy_decision`):
+identity-based policies (inline, customer managed and AWS managed, such as
+``AWSLambdaBasicExecutionRole``, all evaluated by moto's own policy evaluator through
+:func:`~..moto_internals.identity_policy_decision`):
 
 - DynamoDB calls (``dynamodb:<Operation>`` on the table ARN), in front of moto;
 - ``@connections`` calls to the gateway (``execute-api:ManageConnections``);
@@ -44,7 +45,10 @@ class IdentityPolicies:
             return (f"User: {principal} is not authorized to perform: {action} on resource: "
                     f"{resource} because the role {role_name} does not exist")
         documents = tuple(sorted(role.policies.items()))
-        managed = tuple(sorted(role.managed_policies))
+        # a managed policy's default version can change (create_policy_version), so it is in
+        # the key: a changed policy is decided again at once
+        managed = tuple(sorted((arn, str(getattr(policy, "default_version_id", "")))
+                               for arn, policy in role.managed_policies.items()))
         key = (role_name, documents, managed, action, resource)
         if key in self._decisions:
             return self._decisions[key]

@@ -6,8 +6,9 @@ Interface the gateway relies on:
 
 moto 5.2 keeps APIs, routes, integrations and stages but has no deployments, no
 ``update_stage``, drops a stage's DeploymentId and gives a WEBSOCKET API an https:// endpoint
-(NOTES-moto.md 1a). The functions below do those writes on moto's own objects; they run under
-the store's lock (:mod:`.responses` takes it) and raise :mod:`.exceptions`.
+nothing can open (NOTES-moto.md 1a). The functions below do those writes on moto's own
+objects; they run under the store's lock (:mod:`.responses` takes it) and raise
+:mod:`.exceptions`.
 
 Where the state lives: a deployment is an immutable snapshot of what the API served when it
 was made. Deployments hang off moto's own ``Api`` object and a stage's DeploymentId off moto's
@@ -368,10 +369,11 @@ def stage_json(stage: Any) -> dict[str, Any]:
     return body
 
 
-def use_wss_endpoint(api: Any) -> None:
-    """A WEBSOCKET API's ApiEndpoint is ``wss://`` on AWS (moto gives ``https://``)."""
+def use_local_endpoint(api: Any, endpoint: str) -> None:
+    """A WEBSOCKET API's ApiEndpoint is one a client here can open (moto gives AWS's host
+    with ``https://``; see :func:`..settings.websocket_api_endpoint`)."""
     if api.protocol_type == "WEBSOCKET":
-        api.api_endpoint = re.sub(r"^https://", "wss://", api.api_endpoint)
+        api.api_endpoint = endpoint
 
 
 def default_integration_timeout(integration: Any) -> None:

@@ -22,6 +22,7 @@ from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
 from ..apigatewayv2.stages import RouteView, StageView
+from ..settings import websocket_api_endpoint
 from .access_log import AccessLog, context_values
 from .connection import GOING_AWAY, WebSocketConnection, wire_log
 from .events import connect_event, disconnect_event, message_event, request_time
@@ -257,7 +258,7 @@ class Gateway:
             ]
             api["stages"].append({
                 "stage": view.stage_name,
-                "url": f"ws://{settings.host}:{settings.ws_port}/{view.api_id}/{view.stage_name}",
+                "url": f"{websocket_api_endpoint(settings, view.api_id)}/{view.stage_name}",
                 "deployment_id": view.deployment_id,
                 "connections": conns,
             })

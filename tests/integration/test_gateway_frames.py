@@ -13,6 +13,8 @@ and the close in one read, every run.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import socket
 from typing import Any
 from urllib.parse import urlsplit
@@ -179,8 +181,94 @@ def test_disconnect_runs_after_the_messages_before_the_close_were_handled(
     of the messages that arrived before the close have returned, even a slow one. AWS's
     Python sample needs it: its "Bye!" handler reads the sender's row, which its
     $disconnect deletes. Invoking $disconnect as soon as the message's invocation had
-    started was not enough: the $disconnect's DynamoDB call overtook the message's in 1 of 5
-    runs of test_a_message_sent_right_before_close_is_routed."""
+    started was not enough (measured here: the $disconnect's DynamoDB call came first in 5 of
+    6 runs of test_a_message_sent_right_before_close_is_routed, and the sample test below
+    lost its "Bye!" in 1 of 11)."""
     send_in_one_segment(api["url"], [text("slow goodbye"), text("quick goodbye"), close()])
     got = after_disconnect(cloud, connection_of(cloud, "slow goodbye"))
     assert [e["eventType"] for e in got] == ["MESSAGE", "MESSAGE", "DISCONNECT"]
+
+
+# The server side of AWS's Python chat sample (awsdocs/aws-doc-sdk-examples,
+# python/cross_service/apigateway_websocket_chat/lambda_chat.py), rewritten with the calls
+# that matter here: one function for the three routes, a table keyed on connection_id, and a
+# message handler that reads the *sender's* row first, so it fails (KeyError) when the
+# sender's $disconnect has already deleted it.
+SAMPLE_CHAT_SOURCE = """
+import json
+import os
+
+import boto3
+from botocore.exceptions import ClientError
+
+
+def lambda_handler(event, context):
+    ctx = event.get("requestContext", {})
+    route, connection_id = ctx.get("routeKey"), ctx.get("connectionId")
+    table = boto3.resource("dynamodb").Table(os.environ["table_name"])
+    if route == "$connect":
+        name = event.get("queryStringParameters", {"name": "guest"}).get("name")
+        table.put_item(Item={"connection_id": connection_id, "user_name": name})
+    elif route == "$disconnect":
+        table.delete_item(Key={"connection_id": connection_id})
+    elif route == "sendmessage":
+        user = table.get_item(Key={"connection_id": connection_id})["Item"]["user_name"]
+        items = table.scan(ProjectionExpression="connection_id")["Items"]
+        text = json.loads(event.get("body") or '{"msg": ""}')["msg"]
+        client = boto3.client("apigatewaymanagementapi",
+                              endpoint_url=f"https://{ctx['domainName']}/{ctx['stage']}")
+        for item in items:
+            if item["connection_id"] != connection_id:
+                try:
+                    client.post_to_connection(Data=f"{user}: {text}".encode(),
+                                              ConnectionId=item["connection_id"])
+                except ClientError:
+                    pass
+    else:
+        return {"statusCode": 404}
+    return {"statusCode": 200}
+"""
+SAMPLE_PAUSE_S = 0.5 * SECOND  # the sample sleeps 1 s before each message
+
+
+async def sample_chat_demo(uri: str) -> list[Any]:
+    """The client logic of the sample's ``chat_demo``: three receivers read until a message
+    contains "Bye"; the sender sends three messages, the last "Bye!", and its ``async with``
+    closes right after it."""
+
+    async def receiver(name: str) -> str:
+        async with connect(f"{uri}?name={name}", open_timeout=10 * SECOND) as socket:
+            msg = ""
+            while "Bye" not in msg:
+                msg = await socket.recv()
+            return msg
+
+    async def sender(name: str) -> None:
+        async with connect(f"{uri}?name={name}", open_timeout=10 * SECOND) as socket:
+            for msg in ("Hey everyone!", "Not much to say...", "Bye!"):
+                await asyncio.sleep(SAMPLE_PAUSE_S)
+                await socket.send(json.dumps({"action": "sendmessage", "msg": msg}))
+
+    return await asyncio.gather(*(receiver(user) for user in ("Bill", "Jeff", "Steve")),
+                                sender("DemoDude"))
+
+
+def test_aws_python_chat_sample_gets_its_bye_to_every_receiver(cloud: LocalCloud) -> None:
+    """AWS's Python chat sample, client logic as published and its handler's calls: the URI
+    is f"{ApiEndpoint}/test" with the API found by name through the get_apis paginator, the
+    sender's "Bye!" is followed at once by its close, and every receiver gets "DemoDude:
+    Bye!" (bounded: a lost message fails the test instead of hanging it)."""
+    kit.create_table(cloud, "gwf-sample-chat", key="connection_id")
+    fn = kit.deploy_function(cloud, "gwf-sample-chat", {"lambda_chat.py": SAMPLE_CHAT_SOURCE},
+                             handler="lambda_chat.lambda_handler", timeout=10 * SECOND,
+                             environment={"table_name": "gwf-sample-chat"})
+    kit.build_websocket_api(cloud, "gwf-sample-chat",
+                            {"$connect": fn, "$disconnect": fn, "sendmessage": fn},
+                            stage="test", auto_deploy=True)
+    endpoints = [item["ApiEndpoint"]
+                 for page in cloud.client("apigatewayv2").get_paginator("get_apis").paginate()
+                 for item in page["Items"] if item["Name"] == "gwf-sample-chat"]
+    assert len(endpoints) == 1 and endpoints[0].startswith("ws://127.0.0.1:")
+
+    got = kit.run_async(sample_chat_demo(f"{endpoints[0]}/test"), timeout=30 * SECOND)
+    assert got == ["DemoDude: Bye!"] * 3 + [None]

@@ -191,9 +191,9 @@ class Gateway:
                                          status: tuple[int, str]) -> None:
         # Chosen (AWS documents no order): AWS's Python chat sample sends "Bye!", closes, and
         # its message handler reads the sender's row, which its $disconnect deletes. Started
-        # first is not enough: the $disconnect's DeleteItem then overtakes the message's
-        # GetItem now and then (tests/integration/test_gateway_frames.py). Bounded: each
-        # integration returns by its integration timeout.
+        # first is not enough: the $disconnect's DeleteItem then often overtakes the
+        # message's GetItem (measured in tests/integration/test_gateway_frames.py). Bounded:
+        # each integration returns by its integration timeout.
         await conn.integrations_done()
         await self.disconnect(conn.info, *status)
 

@@ -10,7 +10,7 @@ import time
 from tests.integration.chatstack import chat_stack_fixture, connection_ids
 from tests.timing import SECOND
 from workshop_utils.chat import ChatRoom, parse
-from workshop_utils.waiting import read_log_events
+from workshop_utils.waiting import read_log_events, wait_for_log_events
 
 chat_stack = chat_stack_fixture(prefix="wschat-trio")
 
@@ -87,7 +87,7 @@ def test_a_stale_connection_is_removed_by_the_next_broadcast(chat_stack) -> None
     """GoneException for a missed $disconnect deletes exactly that id, the others stay."""
     cloud, target, api = chat_stack
     ddb = target.client("dynamodb")
-    ghost = "GhostConnId0="
+    ghost = "GhostConnId0AAA="  # well-formed: a malformed id is a 400, not a 410
 
     async def scenario() -> ChatRoom:
         async with asyncio.timeout(60 * SECOND):
@@ -113,3 +113,38 @@ def test_a_stale_connection_is_removed_by_the_next_broadcast(chat_stack) -> None
         filter_pattern='"stale_removed"')]
     stale = [s for s in summaries if s.get("kind") == "message" and s["stale_removed"]]
     assert stale and stale[-1]["stale_removed"] == 1 and stale[-1]["failed"] == 0
+
+
+def test_a_malformed_id_in_the_table_is_a_failed_post_and_stays(chat_stack) -> None:
+    """@connections answers 400 BadRequestException for a string that is not a connection id
+    (as AWS does), not 410: the broadcast counts it as failed and logs its error code, does not
+    delete the row (only a GoneException means "gone"), and everyone else gets the message."""
+    cloud, target, api = chat_stack
+    ddb = target.client("dynamodb")
+    bogus = "GhostConnId0="  # 13 characters: not an id's shape
+
+    async def scenario() -> ChatRoom:
+        async with asyncio.timeout(60 * SECOND):
+            room = ChatRoom(api.url, settle_s=0.2 * SECOND)
+            try:
+                await room.join("fay")
+                await room.join("gus")
+                ddb.put_item(TableName=target.names.table, Item={
+                    "connectionId": {"S": bogus}, "name": {"S": "bogus"}})
+                await room.clients["fay"].send("hello, is this on?")
+                assert await room.clients["gus"].wait_for(
+                    lambda f: f.get("text") == "hello, is this on?")
+                return room
+            finally:
+                await room.close()
+
+    asyncio.run(scenario())
+    group = f"/aws/lambda/{target.names.function('broadcast')}"
+    # The line is written when the broadcast ends, which may be after gus got the message.
+    failures = [json.loads(e["message"]) for e in wait_for_log_events(
+        target.client("logs"), group, filter_pattern='"post_failed"', timeout_s=30 * SECOND)]
+    assert failures, "no post_failed line from the broadcast"
+    assert {"event": "post_failed", "connectionId": bogus,
+            "errorCode": "BadRequestException"}.items() <= failures[-1].items()
+    assert connection_ids(target, "bogus") == [bogus]
+    ddb.delete_item(TableName=target.names.table, Key={"connectionId": {"S": bogus}})

@@ -122,7 +122,8 @@ class Gateway:
         request_id = self.ids.request_id()
         now = int(time.time() * 1000)
         outcome = await self.integrations.call(route, info.source_arn("$connect"),
-                                               connect_event(info, request_id, now))
+                                               connect_event(info, request_id, now,
+                                                             view.stage_variables))
         if outcome.error:
             log.warning("$connect of %s (%s/%s) failed: %s", info.connection_id, info.api_id,
                         info.stage, outcome.error)
@@ -165,7 +166,8 @@ class Gateway:
                          text: str, request_id: str, now: int) -> None:
         info = conn.info
         message_id = self.ids.request_id()
-        event = message_event(info, route.route_key, text, request_id, message_id, now)
+        event = message_event(info, route.route_key, text, request_id, message_id, now,
+                              view.stage_variables)
         outcome = await self.integrations.call(route, info.source_arn(route.route_key), event)
         if outcome.error is not None:
             log.warning("route %s of %s/%s failed for %s: %s", route.route_key,
@@ -209,7 +211,7 @@ class Gateway:
         if route is not None:
             outcome = await self.integrations.call(
                 route, info.source_arn("$disconnect"),
-                disconnect_event(info, request_id, now, code, reason))
+                disconnect_event(info, request_id, now, code, reason, view.stage_variables))
             if outcome.error:
                 log.warning("$disconnect of %s failed: %s", info.connection_id, outcome.error)
         self._log(view, info, "DISCONNECT", "$disconnect", request_id, now, 200,

@@ -4,8 +4,10 @@ the local cloud, with three real WebSocket clients talking through the gateway."
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
+from collections.abc import AsyncIterator
 
 from tests.integration.chatstack import chat_stack_fixture, connection_ids
 from tests.timing import SECOND
@@ -83,27 +85,35 @@ def test_three_clients_chat_through_the_gateway(chat_stack) -> None:
         time.sleep(0.05 * SECOND)
 
 
+@contextlib.asynccontextmanager
+async def room_with_a_stray_row(chat_stack, row_id: str, *names: str) -> AsyncIterator[ChatRoom]:
+    """``names`` join, then a row for ``row_id`` (a connection the gateway does not have) is
+    put in the table, as a missed $disconnect leaves one; the room closes on the way out."""
+    cloud, target, api = chat_stack
+    async with asyncio.timeout(60 * SECOND):
+        room = ChatRoom(api.url, settle_s=0.2 * SECOND)
+        try:
+            for name in names:
+                await room.join(name)
+            target.client("dynamodb").put_item(TableName=target.names.table, Item={
+                "connectionId": {"S": row_id}, "name": {"S": "stray"}})
+            yield room
+        finally:
+            await room.close()
+
+
 def test_a_stale_connection_is_removed_by_the_next_broadcast(chat_stack) -> None:
     """GoneException for a missed $disconnect deletes exactly that id, the others stay."""
     cloud, target, api = chat_stack
-    ddb = target.client("dynamodb")
     ghost = "GhostConnId0AAA="  # well-formed: a malformed id is a 400, not a 410
 
     async def scenario() -> ChatRoom:
-        async with asyncio.timeout(60 * SECOND):
-            room = ChatRoom(api.url, settle_s=0.2 * SECOND)
-            try:
-                await room.join("dora")
-                await room.join("eve")
-                ddb.put_item(TableName=target.names.table, Item={
-                    "connectionId": {"S": ghost}, "name": {"S": "ghost"}})
-                await room.clients["dora"].send("anyone?")
-                await room.settle()
-                assert connection_ids(target, "ghost") == []
-                assert len(connection_ids(target, "eve")) == 1
-                return room
-            finally:
-                await room.close()
+        async with room_with_a_stray_row(chat_stack, ghost, "dora", "eve") as room:
+            await room.clients["dora"].send("anyone?")
+            await room.settle()
+            assert connection_ids(target, "stray") == []
+            assert len(connection_ids(target, "eve")) == 1
+            return room
 
     room = asyncio.run(scenario())
     assert [without_time(f) for f in frames(room, "eve")][-1] == {
@@ -120,23 +130,13 @@ def test_a_malformed_id_in_the_table_is_a_failed_post_and_stays(chat_stack) -> N
     (as AWS does), not 410: the broadcast counts it as failed and logs its error code, does not
     delete the row (only a GoneException means "gone"), and everyone else gets the message."""
     cloud, target, api = chat_stack
-    ddb = target.client("dynamodb")
     bogus = "GhostConnId0="  # 13 characters: not an id's shape
 
-    async def scenario() -> ChatRoom:
-        async with asyncio.timeout(60 * SECOND):
-            room = ChatRoom(api.url, settle_s=0.2 * SECOND)
-            try:
-                await room.join("fay")
-                await room.join("gus")
-                ddb.put_item(TableName=target.names.table, Item={
-                    "connectionId": {"S": bogus}, "name": {"S": "bogus"}})
-                await room.clients["fay"].send("hello, is this on?")
-                assert await room.clients["gus"].wait_for(
-                    lambda f: f.get("text") == "hello, is this on?")
-                return room
-            finally:
-                await room.close()
+    async def scenario() -> None:
+        async with room_with_a_stray_row(chat_stack, bogus, "fay", "gus") as room:
+            await room.clients["fay"].send("hello, is this on?")
+            assert await room.clients["gus"].wait_for(
+                lambda f: f.get("text") == "hello, is this on?")
 
     asyncio.run(scenario())
     group = f"/aws/lambda/{target.names.function('broadcast')}"
@@ -146,5 +146,6 @@ def test_a_malformed_id_in_the_table_is_a_failed_post_and_stays(chat_stack) -> N
     assert failures, "no post_failed line from the broadcast"
     assert {"event": "post_failed", "connectionId": bogus,
             "errorCode": "BadRequestException"}.items() <= failures[-1].items()
-    assert connection_ids(target, "bogus") == [bogus]
-    ddb.delete_item(TableName=target.names.table, Key={"connectionId": {"S": bogus}})
+    assert connection_ids(target, "stray") == [bogus]
+    target.client("dynamodb").delete_item(TableName=target.names.table,
+                                          Key={"connectionId": {"S": bogus}})

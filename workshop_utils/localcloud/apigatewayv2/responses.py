@@ -53,8 +53,6 @@ def _json(status: int, body: Any) -> Response:
     return Response(json.dumps(body), status=status, mimetype="application/json")
 
 
-
-
 @dataclass
 class _Call:
     """One apigatewayv2 request, taken apart."""
@@ -192,8 +190,7 @@ class ApiGatewayV2Extension:
                 "RouteSelectionExpression is required for WEBSOCKET protocol")
         response = call.forward()
         if response.status_code < 300:
-            created = json.loads(response.get_data())
-            created = self._endpoint(created)
+            created = self._endpoint(json.loads(response.get_data()))
             api = self.store.backend(call.region).apis.get(created.get("apiId"))
             if api is not None:
                 models.use_local_endpoint(api, created["apiEndpoint"])

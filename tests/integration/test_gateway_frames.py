@@ -228,7 +228,7 @@ def lambda_handler(event, context):
         return {"statusCode": 404}
     return {"statusCode": 200}
 """
-SAMPLE_PAUSE_S = 0.5 * SECOND  # the sample sleeps 1 s before each message
+SAMPLE_PAUSE_S = 1 * SECOND  # as the sample: 1 s before each message
 
 
 async def sample_chat_demo(uri: str) -> list[Any]:

@@ -6,8 +6,9 @@ Interface the gateway relies on:
 
 moto 5.2 keeps APIs, routes, integrations and stages but has no deployments, no
 ``update_stage``, drops a stage's DeploymentId and gives a WEBSOCKET API an https:// endpoint
-(NOTES-moto.md 1a). The functions below do those writes on moto's own objects; they run under
-the store's lock (:mod:`.responses` takes it) and raise :mod:`.exceptions`.
+nothing can open (NOTES-moto.md 1a). The functions below do those writes on moto's own
+objects; they run under the store's lock (:mod:`.responses` takes it) and raise
+:mod:`.exceptions`.
 
 Where the state lives: a deployment is an immutable snapshot of what the API served when it
 was made. Deployments hang off moto's own ``Api`` object and a stage's DeploymentId off moto's
@@ -25,7 +26,8 @@ from __future__ import annotations
 import re
 import string
 import threading
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -123,6 +125,45 @@ def _integration_view(api: Any, target: str | None) -> IntegrationView | None:
     )
 
 
+STAGE_VARIABLE = re.compile(r"\$\{stageVariables\.([A-Za-z0-9_]+)\}")
+
+
+def _on_stage(integration: IntegrationView, stage_name: str,
+              variables: Mapping[str, str]) -> IntegrationView:
+    """``integration`` with the ``${stageVariables.<name>}`` of its URI resolved from the
+    stage that serves it (the API Gateway Developer Guide, "Setting up stage variables for a
+    WebSocket API": e.g. ``...:function:${stageVariables.fn}/invocations``).
+
+    A variable the stage does not set leaves the integration unable to run (chosen for
+    WebSocket; the message is the one observed on REST APIs, with what is missing).
+    """
+    uri = integration.integration_uri or ""
+    names = STAGE_VARIABLE.findall(uri)
+    if not names:
+        return integration
+    missing = [name for name in names if not variables.get(name)]
+    if missing:
+        return replace(integration, configuration_error=(
+            "Execution failed due to configuration error: Invalid stage variable value: "
+            f"null. Stage {stage_name!r} has no variable {missing[0]!r}, which the "
+            f"integration URI {uri} uses"))
+    resolved = STAGE_VARIABLE.sub(lambda m: variables[m.group(1)], uri)
+    return replace(integration, integration_uri=resolved,
+                   function_arn=function_arn_of(resolved))
+
+
+def routes_on_stage(routes: Mapping[str, RouteView], stage_name: str,
+                    variables: Mapping[str, str]) -> Mapping[str, RouteView]:
+    """What ``routes`` (of a deployment, or the live API) invoke on one stage."""
+    resolved: dict[str, RouteView] = {}
+    for key, route in routes.items():
+        integration = route.integration
+        if integration is not None and "${stageVariables." in (integration.integration_uri or ""):
+            route = replace(route, integration=_on_stage(integration, stage_name, variables))
+        resolved[key] = route
+    return MappingProxyType(resolved)
+
+
 def snapshot_of(api: Any) -> Snapshot:
     """What ``api`` (moto's object) serves right now, as immutable values."""
     routes: dict[str, RouteView] = {}
@@ -209,16 +250,17 @@ class DeploymentStore:
                 return None
             snapshot = deployment.snapshot
         access_log = stage.access_log_settings or {}
+        variables = MappingProxyType(dict(stage.stage_variables or {}))
         return StageView(
             api_id=api.api_id,
             api_name=api.name,
             stage_name=stage.name,
             route_selection_expression=snapshot.route_selection_expression,
-            routes=snapshot.routes,
+            routes=routes_on_stage(snapshot.routes, stage.name, variables),
             deployment_id=deployment_id,
             access_log_destination_arn=access_log.get("destinationArn"),
             access_log_format=access_log.get("format"),
-            stage_variables=MappingProxyType(dict(stage.stage_variables or {})),
+            stage_variables=variables,
             auto_deploy=bool(stage.auto_deploy),
             default_route_settings=MappingProxyType(_pascal(stage.default_route_settings)),
             route_settings=MappingProxyType({
@@ -368,10 +410,11 @@ def stage_json(stage: Any) -> dict[str, Any]:
     return body
 
 
-def use_wss_endpoint(api: Any) -> None:
-    """A WEBSOCKET API's ApiEndpoint is ``wss://`` on AWS (moto gives ``https://``)."""
+def use_local_endpoint(api: Any, endpoint: str) -> None:
+    """A WEBSOCKET API's ApiEndpoint is one a client here can open (moto gives AWS's host
+    with ``https://``; see :func:`..settings.websocket_api_endpoint`)."""
     if api.protocol_type == "WEBSOCKET":
-        api.api_endpoint = re.sub(r"^https://", "wss://", api.api_endpoint)
+        api.api_endpoint = endpoint
 
 
 def default_integration_timeout(integration: Any) -> None:

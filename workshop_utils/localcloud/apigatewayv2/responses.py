@@ -3,9 +3,10 @@
 ``ApiGatewayV2Extension(parts).handle(request, forward)``, an AWS API extension
 (:mod:`..awsapi.dispatch`). moto 5.2 has no ``/deployments`` URL, no ``update_stage`` and no
 ``get_route_responses``, defaults a WEBSOCKET API's RouteSelectionExpression and gives it an
-https:// endpoint (NOTES-moto.md 1a). This module takes each such request apart, as moto's
-``urls.py`` and ``responses.py`` would, lets :mod:`.models` do the work and lets the rest
-through to moto. Errors are raised (:mod:`.exceptions`); the dispatcher writes them.
+https:// endpoint nothing can open (NOTES-moto.md 1a). This module takes each such request
+apart, as moto's ``urls.py`` and ``responses.py`` would, lets :mod:`.models` do the work
+and lets the rest through to moto. Errors are raised (:mod:`.exceptions`); the dispatcher
+writes them.
 
 Every request here runs under the store's lock, and every write drops the store's cache of
 what stages serve (see :mod:`.models`).
@@ -23,6 +24,7 @@ from werkzeug.wrappers import Request, Response
 
 from ..awsapi.dispatch import Forward
 from ..moto_internals import deployments_of
+from ..settings import websocket_api_endpoint
 from . import models
 from .exceptions import (
     ApiNotFound,
@@ -51,13 +53,6 @@ def _json(status: int, body: Any) -> Response:
     return Response(json.dumps(body), status=status, mimetype="application/json")
 
 
-def _wss(body: dict[str, Any]) -> dict[str, Any]:
-    endpoint = body.get("apiEndpoint")
-    if body.get("protocolType") == "WEBSOCKET" and isinstance(endpoint, str):
-        body["apiEndpoint"] = re.sub(r"^https://", "wss://", endpoint)
-    return body
-
-
 @dataclass
 class _Call:
     """One apigatewayv2 request, taken apart."""
@@ -79,6 +74,14 @@ class ApiGatewayV2Extension:
 
     def __init__(self, parts: CloudParts) -> None:
         self.store = parts.deployments
+        self.settings = parts.settings
+
+    def _endpoint(self, body: dict[str, Any]) -> dict[str, Any]:
+        """An API's JSON with the ApiEndpoint of a WEBSOCKET API a client here can open."""
+        api_id = body.get("apiId")
+        if body.get("protocolType") == "WEBSOCKET" and isinstance(api_id, str):
+            body["apiEndpoint"] = websocket_api_endpoint(self.settings, api_id)
+        return body
 
     def handle(self, request: Request, forward: Forward) -> Response | None:
         path = request.path
@@ -187,11 +190,11 @@ class ApiGatewayV2Extension:
                 "RouteSelectionExpression is required for WEBSOCKET protocol")
         response = call.forward()
         if response.status_code < 300:
-            created = json.loads(response.get_data())
+            created = self._endpoint(json.loads(response.get_data()))
             api = self.store.backend(call.region).apis.get(created.get("apiId"))
             if api is not None:
-                models.use_wss_endpoint(api)
-            response = _json(201, _wss(created))
+                models.use_local_endpoint(api, created["apiEndpoint"])
+            response = _json(201, created)
         return response
 
     def _create_integration(self, call: _Call) -> Response:
@@ -262,8 +265,7 @@ class ApiGatewayV2Extension:
             raise ApiNotFound(call.api_id or "")
         return api
 
-    @staticmethod
-    def _fix_api_response(response: Response) -> Response:
+    def _fix_api_response(self, response: Response) -> Response:
         if response.status_code >= 300 or not response.get_data():
             return response
         try:
@@ -273,7 +275,8 @@ class ApiGatewayV2Extension:
         if not isinstance(body, dict):
             return response
         if isinstance(body.get("items"), list):
-            body["items"] = [_wss(item) for item in body["items"] if isinstance(item, dict)]
+            body["items"] = [self._endpoint(item) for item in body["items"]
+                             if isinstance(item, dict)]
         else:
-            body = _wss(body)
+            body = self._endpoint(body)
         return _json(response.status_code, body)

@@ -21,6 +21,9 @@ class IntegrationView:
     # arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{function_arn}/invocations
     function_arn: str | None
     timeout_ms: int = 29000
+    # Why this integration cannot run on this stage (a stage variable its URI names is not
+    # set); the gateway answers it as an integration that cannot be invoked.
+    configuration_error: str | None = None
 
 
 @dataclass(frozen=True)

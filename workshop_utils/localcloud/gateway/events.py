@@ -2,12 +2,20 @@
 
 Key order follows the captures (aws-powertools tests/events/apiGatewayWebSocketApi*.json,
 aws-lambda-go events/testdata/apigw-websocket-*.json) so a printed event looks like AWS's.
+
+``stageVariables`` (a map) is there only when the stage has variables. No capture shows a
+WebSocket event from a stage with variables: the captures (stages without) have no such key,
+REST proxy events carry the map (``null`` when there are none), and the aws-lambda types
+(DefinitelyTyped ``APIGatewayProxyWebsocketEventV2WithRequestContext``) declare it
+optional. Chosen: the key when there are variables, placed before ``requestContext`` as in
+REST events.
 """
 
 from __future__ import annotations
 
 import os
 import time
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -64,7 +72,15 @@ def _context(info: ConnectionInfo, route_key: str, event_type: str, request_id: 
     return ctx
 
 
-def connect_event(info: ConnectionInfo, request_id: str, now_ms: int) -> dict[str, Any]:
+def _with_stage_variables(event: dict[str, Any],
+                          stage_variables: Mapping[str, str] | None) -> dict[str, Any]:
+    if stage_variables:
+        event["stageVariables"] = dict(stage_variables)
+    return event
+
+
+def connect_event(info: ConnectionInfo, request_id: str, now_ms: int,
+                  stage_variables: Mapping[str, str] | None = None) -> dict[str, Any]:
     """CONNECT: the upgrade request's headers (client casing) plus what the edge adds.
 
     ``Host`` is the AWS-form domain, as on AWS, so code that builds its callback URL from
@@ -95,31 +111,36 @@ def connect_event(info: ConnectionInfo, request_id: str, now_ms: int) -> dict[st
             multi_q.setdefault(key, []).append(value)
         event["queryStringParameters"] = single
         event["multiValueQueryStringParameters"] = multi_q
+    _with_stage_variables(event, stage_variables)
     event["requestContext"] = _context(info, "$connect", "CONNECT", request_id, now_ms)
     event["isBase64Encoded"] = False
     return event
 
 
 def message_event(info: ConnectionInfo, route_key: str, body: str, request_id: str,
-                  message_id: str, now_ms: int) -> dict[str, Any]:
+                  message_id: str, now_ms: int,
+                  stage_variables: Mapping[str, str] | None = None) -> dict[str, Any]:
     """MESSAGE: the frame's text as ``body``; no headers, no query string."""
-    return {
-        "requestContext": _context(info, route_key, "MESSAGE", request_id, now_ms,
-                                   message_id=message_id),
-        "body": body,
-        "isBase64Encoded": False,
-    }
+    event = _with_stage_variables({}, stage_variables)
+    event["requestContext"] = _context(info, route_key, "MESSAGE", request_id, now_ms,
+                                       message_id=message_id)
+    event["body"] = body
+    event["isBase64Encoded"] = False
+    return event
 
 
 def disconnect_event(info: ConnectionInfo, request_id: str, now_ms: int, code: int,
-                     reason: str) -> dict[str, Any]:
+                     reason: str,
+                     stage_variables: Mapping[str, str] | None = None) -> dict[str, Any]:
     """DISCONNECT: exactly the four headers AWS sends, plus the close code and reason."""
     headers = {"Host": info.domain_name, "x-api-key": "", "X-Forwarded-For": "",
                "x-restapi": ""}
-    return {
+    event: dict[str, Any] = {
         "headers": headers,
         "multiValueHeaders": {k: [v] for k, v in headers.items()},
-        "requestContext": _context(info, "$disconnect", "DISCONNECT", request_id, now_ms,
-                                   disconnect=(code, reason)),
-        "isBase64Encoded": False,
     }
+    _with_stage_variables(event, stage_variables)
+    event["requestContext"] = _context(info, "$disconnect", "DISCONNECT", request_id, now_ms,
+                                       disconnect=(code, reason))
+    event["isBase64Encoded"] = False
+    return event

@@ -22,6 +22,7 @@ from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
 from ..apigatewayv2.stages import RouteView, StageView
+from ..settings import websocket_api_endpoint
 from .access_log import AccessLog, context_values
 from .connection import GOING_AWAY, WebSocketConnection, wire_log
 from .events import connect_event, disconnect_event, message_event, request_time
@@ -121,7 +122,8 @@ class Gateway:
         request_id = self.ids.request_id()
         now = int(time.time() * 1000)
         outcome = await self.integrations.call(route, info.source_arn("$connect"),
-                                               connect_event(info, request_id, now))
+                                               connect_event(info, request_id, now,
+                                                             view.stage_variables))
         if outcome.error:
             log.warning("$connect of %s (%s/%s) failed: %s", info.connection_id, info.api_id,
                         info.stage, outcome.error)
@@ -156,36 +158,46 @@ class Gateway:
                       message_id=self.ids.request_id(), error_message="Forbidden")
             return
         conn.integration_started()
-        self.spawn(self._integrate(conn, view, route, text, request_id, now))
+        task = self.spawn(self._integrate(conn, view, route, text, request_id, now))
+        # A callback, not a finally: it runs even for a task cancelled before it started.
+        task.add_done_callback(lambda _: conn.integration_done())
 
     async def _integrate(self, conn: WebSocketConnection, view: StageView, route: RouteView,
                          text: str, request_id: str, now: int) -> None:
         info = conn.info
-        try:
-            message_id = self.ids.request_id()
-            event = message_event(info, route.route_key, text, request_id, message_id, now)
-            outcome = await self.integrations.call(route, info.source_arn(route.route_key),
-                                                   event)
-            if outcome.error is not None:
-                log.warning("route %s of %s/%s failed for %s: %s", route.route_key,
-                            info.api_id, info.stage, info.connection_id, outcome.error)
-                conn.send_reply(_error_frame("Internal server error", info.connection_id,
-                                             request_id))
-                status, error = 500, "Internal server error"
-            else:
-                status, error = outcome.status, None
-                if outcome.ok and route.two_way and outcome.body is not None:
-                    conn.send_reply(outcome.body)
-            self._log(view, info, "MESSAGE", route.route_key, request_id, now, status,
-                      message_id=message_id, outcome=outcome, error_message=error)
-        finally:
-            conn.integration_done()
+        message_id = self.ids.request_id()
+        event = message_event(info, route.route_key, text, request_id, message_id, now,
+                              view.stage_variables)
+        outcome = await self.integrations.call(route, info.source_arn(route.route_key), event)
+        if outcome.error is not None:
+            log.warning("route %s of %s/%s failed for %s: %s", route.route_key,
+                        info.api_id, info.stage, info.connection_id, outcome.error)
+            conn.send_reply(_error_frame("Internal server error", info.connection_id,
+                                         request_id))
+            status, error = 500, "Internal server error"
+        else:
+            status, error = outcome.status, None
+            if outcome.ok and route.two_way and outcome.body is not None:
+                conn.send_reply(outcome.body)
+        self._log(view, info, "MESSAGE", route.route_key, request_id, now, status,
+                  message_id=message_id, outcome=outcome, error_message=error)
 
     def connection_closed(self, conn: WebSocketConnection, status: tuple[int, str]) -> None:
-        """The socket of an open connection is gone: forget it and run $disconnect."""
+        """The socket of an open connection is gone: forget it and run $disconnect, once the
+        integrations of the messages that came before the close have returned."""
         if self.connections.get(conn.info.connection_id) is conn:
             del self.connections[conn.info.connection_id]
-        self.spawn(self.disconnect(conn.info, *status))
+        self.spawn(self._disconnect_after_messages(conn, status))
+
+    async def _disconnect_after_messages(self, conn: WebSocketConnection,
+                                         status: tuple[int, str]) -> None:
+        # Chosen (AWS documents no order): AWS's Python chat sample sends "Bye!", closes, and
+        # its message handler reads the sender's row, which its $disconnect deletes. Started
+        # first is not enough: the $disconnect's DeleteItem then often overtakes the
+        # message's GetItem (measured in tests/integration/test_gateway_frames.py). Bounded:
+        # each integration returns by its integration timeout.
+        await conn.integrations_done()
+        await self.disconnect(conn.info, *status)
 
     async def disconnect(self, info: ConnectionInfo, code: int, reason: str) -> None:
         """$disconnect, once, after the socket is gone; best effort, result ignored."""
@@ -199,7 +211,7 @@ class Gateway:
         if route is not None:
             outcome = await self.integrations.call(
                 route, info.source_arn("$disconnect"),
-                disconnect_event(info, request_id, now, code, reason))
+                disconnect_event(info, request_id, now, code, reason, view.stage_variables))
             if outcome.error:
                 log.warning("$disconnect of %s failed: %s", info.connection_id, outcome.error)
         self._log(view, info, "DISCONNECT", "$disconnect", request_id, now, 200,
@@ -248,7 +260,7 @@ class Gateway:
             ]
             api["stages"].append({
                 "stage": view.stage_name,
-                "url": f"ws://{settings.host}:{settings.ws_port}/{view.api_id}/{view.stage_name}",
+                "url": f"{websocket_api_endpoint(settings, view.api_id)}/{view.stage_name}",
                 "deployment_id": view.deployment_id,
                 "connections": conns,
             })

@@ -93,6 +93,8 @@ class Integrations:
         integration = route.integration
         if integration is None:
             return _failure(f"route {route.route_key} has no integration")
+        if integration.configuration_error is not None:
+            return _failure(integration.configuration_error)
         fn = integration.function_arn
         if integration.integration_type != "AWS_PROXY" or not fn:
             return _failure(f"integration {integration.integration_id} of type "

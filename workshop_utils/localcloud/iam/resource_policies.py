@@ -27,8 +27,9 @@ _CACHE_LIMIT = 4096
 
 
 @lru_cache(maxsize=1024)
-def _wildcard(pattern: str) -> re.Pattern[str]:
-    """IAM's ``*``/``?`` wildcards (``*`` crosses ``/`` and ``:``), everything else literal."""
+def wildcard(pattern: str) -> re.Pattern[str]:
+    """IAM's ``*``/``?`` wildcards (``*`` crosses ``/`` and ``:``), everything else literal
+    (``$connect`` too: moto's evaluator would read its ``$`` as a regex anchor)."""
     body = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
     return re.compile(body + r"\Z", re.DOTALL)
 
@@ -70,7 +71,7 @@ def _condition_holds(condition: Any, source_arn: str, account_id: str) -> bool:
                 return False  # a key API Gateway does not provide: the statement does not apply
             values = [v for v in _as_list(wanted) if isinstance(v, str)]
             if op in ("arnlike", "stringlike"):
-                ok = any(_wildcard(v).match(actual) for v in values)
+                ok = any(wildcard(v).match(actual) for v in values)
             elif op in ("arnequals", "stringequals"):
                 ok = actual in values
             elif op == "stringequalsignorecase":

@@ -383,7 +383,8 @@ def test_a_missing_or_empty_identity_source_is_401_without_invoking_the_authoriz
 def test_every_identity_source_must_be_present(cloud: LocalCloud, fns: dict[str, str]) -> None:
     """With a header, a stage variable and a context variable as identity sources too, each
     must be there: the header matched in any case (chosen: HTTP's rule), the stage variable
-    from the stage, which the event's ``stageVariables`` shows."""
+    from the stage, which the event's ``stageVariables`` shows; with none, every handshake
+    invokes the authorizer."""
     built = kit.build_websocket_api(cloud, "gwa-sources", {"$connect": fns["echo"]},
                                     auto_deploy=True,
                                     stage_kwargs={"StageVariables": {"realm": "chat"}})
@@ -401,6 +402,12 @@ def test_every_identity_source_must_be_present(cloud: LocalCloud, fns: dict[str,
         IdentitySource=["stageVariables.missing"])
     assert status_of(url) == 401
     assert len(authorizer_events(cloud, marker)) == 1  # only the handshake that had them all
+    # No identity source at all: invoked for every handshake (observed: serverless/examples
+    # #557, "identitySource: [] // No identity source, leave it up to the handler").
+    cloud.client("apigatewayv2").update_authorizer(
+        ApiId=built["api_id"], AuthorizerId=authorizer_id, IdentitySource=[])
+    assert status_of(f"{built['url']}?probe={marker}") == 101
+    assert len(authorizer_events(cloud, marker, count=2)) == 2
 
 
 def test_the_authorizer_gets_the_request_event_aws_sends(cloud: LocalCloud,

@@ -9,11 +9,14 @@ import io
 import json
 import textwrap
 import zipfile
+from pathlib import Path
 from typing import Any
 
 from tests.timing import SECOND, whole_seconds
 from workshop_utils.localcloud import LocalCloud
 from workshop_utils.stack import allow_invoke_from_api
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 TRUST_POLICY = {
     "Version": "2012-10-17",

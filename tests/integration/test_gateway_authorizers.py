@@ -745,3 +745,46 @@ def test_the_access_log_never_records_the_token(cloud: LocalCloud,
     lines = access_lines(cloud, group, 5)
     assert len(lines) >= 5 and any("user-ann" in line for line in lines)
     assert [line for line in lines if secret in line] == []
+
+
+AUTHORIZER_SRC = kit.REPO_ROOT / "lambda_src" / "authorizer"
+
+
+@pytest.mark.skipif(not (AUTHORIZER_SRC / "app.py").exists(),
+                    reason="lambda_src/authorizer lands with branch issue15-authorizer-fn")
+def test_the_workshop_s_authorizer_guards_connect_end_to_end(cloud: LocalCloud,
+                                                             fns: dict[str, str]) -> None:
+    """The workshop's own authorizer (lambda_src/authorizer) behind $connect, its secret in
+    SSM: no token 401, a forged or expired token 403, a valid one lets the client in with the
+    token's name as requestContext.authorizer.name, whatever ``?name=`` says."""
+    import importlib.util
+    import sys
+    import time
+
+    spec = importlib.util.spec_from_file_location("gwa_chat_token",
+                                                  AUTHORIZER_SRC / "chat_token.py")
+    assert spec is not None and spec.loader is not None
+    chat_token = sys.modules[spec.name] = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(chat_token)  # the token format's one definition
+    secret = "s" * 48
+    parameter = "gwa-chat-token-secret"
+    cloud.client("ssm").put_parameter(Name=parameter, Value=secret, Type="SecureString",
+                                      Overwrite=True)
+    source = {path.name: path.read_text() for path in AUTHORIZER_SRC.glob("*.py")}
+    authorizer = kit.deploy_function(cloud, "gwa-workshop-authorizer", source,
+                                     handler="app.lambda_handler", timeout=10 * SECOND,
+                                     environment={"SECRET_PARAMETER": parameter})
+    built = kit.build_websocket_api(cloud, "gwa-workshop", {"$connect": fns["echo"],
+                                                            "$default": fns["echo"]},
+                                    two_way=("$default",), auto_deploy=True)
+    kit.attach_authorizer(cloud, built, authorizer)
+    now = int(time.time())
+    valid = chat_token.sign(secret, "alice", now + 600)
+    assert status_of(built["url"]) == 401
+    assert status_of(built["url"] + "?token=" + chat_token.sign("x" * 48, "alice",
+                                                                now + 600)) == 403
+    assert status_of(built["url"] + "?token=" + chat_token.sign(secret, "alice",
+                                                                now - 60)) == 403
+    message = kit.run_async(chat(f"{built['url']}?token={valid}&name=mallory"))
+    authorized = message["requestContext"]["authorizer"]
+    assert (authorized["principalId"], authorized["name"]) == ("alice", "alice")

@@ -477,13 +477,13 @@ def test_an_allowed_connection_carries_the_authorizer_context_in_every_event(
     ("stage-wildcard", 101, b""),  # …/{stage}/* covers …/{stage}/$connect
     # OUTPUT: a matching Deny; REST's body for it (chosen for the handshake)
     ("deny", 403,
-     b'{"Message": "User is not authorized to access this resource with an explicit deny"}'),
+     b'{"Message":"User is not authorized to access this resource with an explicit deny"}'),
     ("deny-wins", 403,
-     b'{"Message": "User is not authorized to access this resource with an explicit deny"}'),
+     b'{"Message":"User is not authorized to access this resource with an explicit deny"}'),
     # no statement matches the methodArn: an implicit deny, 403 (REST's body, chosen)
-    ("elsewhere", 403, b'{"Message": "User is not authorized to access this resource"}'),
+    ("elsewhere", 403, b'{"Message":"User is not authorized to access this resource"}'),
     ("rest-wildcard", 403,  # observed: powertools-lambda-python #5800
-     b'{"Message": "User is not authorized to access this resource"}'),
+     b'{"Message":"User is not authorized to access this resource"}'),
 ])
 def test_the_returned_policy_decides_as_iam_evaluates_it(
         api: dict[str, Any], mode: str, status: int, body: bytes) -> None:

@@ -82,7 +82,8 @@ class AuthorizerOutcome:
 
     def refusal(self) -> Response:
         if self.status == 403:
-            return refusal(403, json.dumps({"Message": self.message}).encode())
+            return refusal(403, json.dumps({"Message": self.message},
+                                           separators=(",", ":")).encode())
         return refusal(self.status, _BODIES.get(self.status, b""))
 
 

@@ -81,7 +81,7 @@ def _handshake_request(info: ConnectionInfo, trace: str, *,
     the Host header reaches the gateway through the runtime's execute-api routing. The
     authorizer sees the request before the edge drops hop-by-hop headers: ``Connection``,
     ``Upgrade`` and ``content-length: 0`` are in its event, sorted as in the developer
-    guide's example (and in localstack#7191's capture); the CONNECT event has neither.
+    guide's example (and in localstack#7191's capture); the CONNECT event has none of them.
     """
     pairs: list[tuple[str, str]] = []
     for name, value in info.headers:

@@ -129,6 +129,7 @@ class Gateway:
     # -- events -----------------------------------------------------------------------------
 
     def connect_request(self) -> ConnectRequest:
+        """A new handshake's request id, time and trace header."""
         now = int(time.time() * 1000)
         return ConnectRequest(self.ids.request_id(), now, trace_id(now))
 

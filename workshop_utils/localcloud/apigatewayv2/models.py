@@ -41,7 +41,7 @@ from .exceptions import (
     IntegrationNotFound,
     StageNotFound,
 )
-from .stages import IntegrationView, RouteView, StageView
+from .stages import AuthorizerView, IntegrationView, RouteView, StageView
 
 if TYPE_CHECKING:
     from ..parts import CloudParts
@@ -164,8 +164,26 @@ def routes_on_stage(routes: Mapping[str, RouteView], stage_name: str,
     return MappingProxyType(resolved)
 
 
+def _authorizer_view(api: Any, route: Any) -> AuthorizerView | None:
+    """What a deployment keeps of a CUSTOM route's authorizer (None when it names none)."""
+    if (route.authorization_type or "NONE") != "CUSTOM":
+        return None
+    authorizer = api.authorizers.get(route.authorizer_id or "")
+    if authorizer is None:
+        return None
+    return AuthorizerView(
+        authorizer_id=authorizer.id,
+        name=authorizer.name,
+        function_arn=function_arn_of(authorizer.authorizer_uri),
+        identity_sources=tuple(authorizer.identity_source or ()),
+        credentials_arn=authorizer.auth_creds_arn or None,
+    )
+
+
 def snapshot_of(api: Any) -> Snapshot:
-    """What ``api`` (moto's object) serves right now, as immutable values."""
+    """What ``api`` (moto's object) serves right now, as immutable values: its routes with
+    their integrations and authorizers, so that a change to either is live only once deployed
+    (chosen for authorizers: AWS documents it for routes and integrations)."""
     routes: dict[str, RouteView] = {}
     for route in list(api.routes.values()):
         routes[route.route_key] = RouteView(
@@ -177,6 +195,8 @@ def snapshot_of(api: Any) -> Snapshot:
                 rr.route_response_key == "$default"
                 for rr in list(route.route_responses.values())
             ),
+            authorization_type=route.authorization_type or "NONE",
+            authorizer=_authorizer_view(api, route),
         )
     return Snapshot(api.route_selection_expression, MappingProxyType(routes))
 

@@ -1,12 +1,13 @@
 """apigatewayv2 requests answered before moto: deployments and the WEBSOCKET fixes moto lacks.
 
 ``ApiGatewayV2Extension(parts).handle(request, forward)``, an AWS API extension
-(:mod:`..awsapi.dispatch`). moto 5.2 has no ``/deployments`` URL, no ``update_stage`` and no
-``get_route_responses``, defaults a WEBSOCKET API's RouteSelectionExpression and gives it an
-https:// endpoint nothing can open (NOTES-moto.md 1a). This module takes each such request
-apart, as moto's ``urls.py`` and ``responses.py`` would, lets :mod:`.models` do the work
-and lets the rest through to moto. Errors are raised (:mod:`.exceptions`); the dispatcher
-writes them.
+(:mod:`..awsapi.dispatch`). moto 5.2 has no ``/deployments`` URL, no ``update_stage``, no
+``get_route_responses`` and no ``get_authorizers``, defaults a WEBSOCKET API's
+RouteSelectionExpression, gives it an https:// endpoint nothing can open and validates no
+authorizer or route authorization (NOTES-moto.md 1a; :mod:`.authorizers`). This module takes
+each such request apart, as moto's ``urls.py`` and ``responses.py`` would, lets :mod:`.models`
+and :mod:`.authorizers` do the work and lets the rest through to moto. Errors are raised
+(:mod:`.exceptions`); the dispatcher writes them.
 
 Every request here runs under the store's lock, and every write drops the store's cache of
 what stages serve (see :mod:`.models`).
@@ -25,7 +26,7 @@ from werkzeug.wrappers import Request, Response
 from ..awsapi.dispatch import Forward
 from ..moto_internals import deployments_of
 from ..settings import websocket_api_endpoint
-from . import models
+from . import authorizers, models
 from .exceptions import (
     ApiNotFound,
     BadRequestException,
@@ -146,6 +147,13 @@ class ApiGatewayV2Extension:
             if stage is None:
                 raise StageNotFound()
             return _json(200, models.stage_json(stage))
+        if call.coll == "authorizers" and call.sub is None:
+            api = self._api(call)
+            if call.item is None:  # get_authorizers: moto 5.2 has none
+                items = [authorizers.authorizer_json(a) for a in list(api.authorizers.values())]
+                return _json(200, {"items": items})
+            return _json(200, authorizers.authorizer_json(
+                authorizers.get_authorizer(api, call.item)))
         if call.coll == "routes" and call.item and call.sub == "routeresponses" and (
             call.subitem is None
         ):
@@ -168,10 +176,10 @@ class ApiGatewayV2Extension:
             return self._deployments_write(call)
         if call.coll == "stages":
             return self._stages_write(call)
+        if call.coll == "authorizers" and call.sub is None:
+            return self._authorizers_write(call)
         if call.coll == "routes" and call.sub is None and call.method in ("POST", "PATCH"):
-            api = self._api_or_none(call)
-            if api is not None:  # else moto answers NotFoundException
-                models.check_route(api, call.item, call.body)
+            return self._routes_write(call)
         if call.coll == "integrations" and call.item is None and call.method == "POST":
             return self._create_integration(call)
         response = call.forward()
@@ -196,6 +204,51 @@ class ApiGatewayV2Extension:
                 models.use_local_endpoint(api, created["apiEndpoint"])
             response = _json(201, created)
         return response
+
+    def _routes_write(self, call: _Call) -> Response:
+        """create_route / update_route: AWS's checks first (moto makes none), then moto."""
+        api = self._api_or_none(call)
+        route = api.routes.get(call.item) if api is not None and call.item else None
+        if api is None or (call.item and route is None):
+            return call.forward()  # moto answers NotFoundException
+        models.check_route(api, call.item, call.body)
+        authorizers.check_route_authorization(api, route, call.body)
+        response = call.forward()
+        if response.status_code >= 300:
+            return response
+        written = json.loads(response.get_data())
+        route = api.routes.get(written.get("routeId"))
+        if route is not None and api.protocol_type == "WEBSOCKET":
+            authorizers.settle_route_authorization(route)
+            written = route.to_json()
+        models.auto_deploy(api)
+        return _json(response.status_code, written)
+
+    def _authorizers_write(self, call: _Call) -> Response:
+        """create / update / delete_authorizer with AWS's checks (:mod:`.authorizers`)."""
+        api = self._api(call)
+        if call.item is None:
+            if call.method != "POST":
+                raise MethodNotAllowed()
+            authorizers.check_authorizer(api, call.body)
+        elif call.method == "PATCH":
+            authorizers.check_authorizer(api, call.body, call.item)
+        elif call.method == "DELETE":
+            authorizers.check_authorizer_unused(api, call.item)
+        else:
+            authorizers.get_authorizer(api, call.item)
+            raise MethodNotAllowed()
+        response = call.forward()
+        if response.status_code >= 300:
+            return response
+        models.auto_deploy(api)
+        if call.method == "DELETE":
+            return Response(status=204)
+        written = json.loads(response.get_data())
+        authorizer = api.authorizers.get(written.get("authorizerId"))
+        if authorizer is not None:
+            written = authorizers.authorizer_json(authorizer)
+        return _json(201 if call.item is None else 200, written)
 
     def _create_integration(self, call: _Call) -> Response:
         response = call.forward()

@@ -27,12 +27,29 @@ class IntegrationView:
 
 
 @dataclass(frozen=True)
+class AuthorizerView:
+    """A Lambda REQUEST authorizer as a deployment captured it (only ``$connect`` has one)."""
+
+    authorizer_id: str
+    name: str
+    # The function ARN inside AuthorizerUri (as for an integration); None when the URI is not
+    # a Lambda function URI (the handshake then fails as a configuration error).
+    function_arn: str | None
+    identity_sources: tuple[str, ...] = ()  # route.request.header.X, ...querystring.X, ...
+    credentials_arn: str | None = None  # AuthorizerCredentialsArn: a role API Gateway assumes
+
+
+@dataclass(frozen=True)
 class RouteView:
     route_id: str
     route_key: str
     integration: IntegrationView | None  # None: no target, or a target that does not exist
     route_response_selection_expression: str | None = None
     has_default_route_response: bool = False  # a route response with RouteResponseKey $default
+    authorization_type: str = "NONE"  # NONE or CUSTOM (AWS_IAM is refused at create_route)
+    # CUSTOM: the route's authorizer; None when its AuthorizerId names none (a misconfiguration
+    # the control plane refuses, kept so that the handshake fails closed, never open).
+    authorizer: AuthorizerView | None = None
 
     @property
     def two_way(self) -> bool:

@@ -11,6 +11,7 @@ What AWS does here is written down in SPEC-gateway.md; each rule there is a test
 - :mod:`.routing`: RouteSelectionExpression evaluation;
 - :mod:`.events`: the Lambda proxy events of the routes;
 - :mod:`.integrations`: invoking a route's Lambda integration (permission, timeout, result);
+- :mod:`.authorizers`: the ``$connect`` route's Lambda REQUEST authorizer, before the upgrade;
 - :mod:`.management`: ``@connections`` POST / GET / DELETE;
 - :mod:`.access_log`: the stage's access log lines;
 - :mod:`.ids`: connection and request ids in API Gateway's shape, seeded.

@@ -17,6 +17,7 @@ from ..apigatewayv2.stages import StageView
 
 if TYPE_CHECKING:
     from ..parts import CloudParts
+    from .authorizers import AuthorizerOutcome
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +71,13 @@ def context_values(view: StageView, info: Any, *, event_type: str, route_key: st
                    request_id: str, request_time_ms: int, request_time: str, status: int,
                    message_id: str | None = None, latency_ms: int | None = None,
                    integration_status: int | None = None, error_message: str | None = None,
-                   integration_error: str | None = None) -> dict[str, Any]:
-    """The ``$context`` variables of one event, by name (without ``$context.``)."""
+                   integration_error: str | None = None,
+                   authorizer: AuthorizerOutcome | None = None) -> dict[str, Any]:
+    """The ``$context`` variables of one event, by name (without ``$context.``).
+
+    ``authorizer`` is the outcome of the handshake's authorizer (CONNECT lines only); the
+    connection's ``principalId`` and context keys are in every line of an authorized
+    connection, stringified as AWS writes them (``1`` -> ``"1"``, ``true`` -> ``"true"``)."""
     values: dict[str, Any] = {
         "apiId": view.api_id,
         "stage": view.stage_name,
@@ -100,4 +106,38 @@ def context_values(view: StageView, info: Any, *, event_type: str, route_key: st
         "error.message": error_message,
         "error.messageString": f'"{error_message}"' if error_message else None,
     }
+    for key, value in info.authorizer or ():
+        if key != "integrationLatency":
+            values[f"authorizer.{key}"] = _stringified(value)
+    if authorizer is not None:
+        values.update(_authorizer_values(authorizer))
+    return values
+
+
+def _stringified(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _authorizer_values(outcome: AuthorizerOutcome) -> dict[str, Any]:
+    """``$context.authorizer.*`` / ``authorize.*`` of a handshake (the WebSocket logging page
+    lists them; what each holds on a refusal is chosen: the refusal's status and message)."""
+    invoked = outcome.integration_latency_ms is not None
+    authorizer_status = (outcome.status if outcome.authorize_status is None
+                         else 200)  # the Lambda step answered; the policy decided
+    values: dict[str, Any] = {
+        "authorizer.status": authorizer_status,
+        "authorizer.latency": outcome.latency_ms,
+        "authorizer.integrationLatency": outcome.integration_latency_ms,
+        "authorizer.integrationStatus": outcome.integration_status if invoked else None,
+        "authorizer.requestId": outcome.lambda_request_id,
+        "authorizer.error": outcome.message if outcome.authorize_status is None else None,
+        "authorize.status": outcome.authorize_status,
+        "authorize.latency": 0 if outcome.authorize_status is not None else None,
+        "authorize.error": outcome.message if outcome.authorize_status == 403 else None,
+        "error.responseType": outcome.response_type,
+    }
+    if outcome.allowed:
+        values["authorizer.principalId"] = outcome.principal_id
     return values

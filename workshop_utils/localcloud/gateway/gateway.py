@@ -19,13 +19,15 @@ import logging
 import socket
 import time
 from collections.abc import Coroutine
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..apigatewayv2.stages import RouteView, StageView
 from ..settings import websocket_api_endpoint
 from .access_log import AccessLog, context_values
+from .authorizers import AuthorizerOutcome, Authorizers
 from .connection import GOING_AWAY, WebSocketConnection, wire_log
-from .events import connect_event, disconnect_event, message_event, request_time
+from .events import connect_event, disconnect_event, message_event, request_time, trace_id
 from .ids import IdGenerator
 from .info import ConnectionInfo
 from .integrations import Integrations, Outcome
@@ -45,6 +47,16 @@ STOP_DISCONNECT_TIMEOUT_S = 5.0  # pending $disconnect invocations get this long
 LIFECYCLE_ROUTES = frozenset({"$connect", "$disconnect"})
 
 
+@dataclass(frozen=True, slots=True)
+class ConnectRequest:
+    """One handshake's request id, time and trace header: its authorizer and its $connect
+    integration see the same ones."""
+
+    request_id: str
+    now_ms: int
+    trace: str
+
+
 def _error_frame(message: str, connection_id: str, request_id: str) -> str:
     # AWS's exact spacing: a space after the first colon only.
     return (f'{{"message": "{message}", "connectionId":"{connection_id}", '
@@ -59,6 +71,7 @@ class Gateway:
         self.limits = parts.settings.limits
         self.ids = IdGenerator(parts.settings.seed)
         self.integrations = Integrations(parts)
+        self.authorizers = Authorizers(parts, self.integrations.permissions)
         self.access_log = AccessLog(parts)
         self.connections: dict[str, WebSocketConnection] = {}  # open ones, by connection id
         self.sessions: set[GatewaySession] = set()
@@ -116,19 +129,42 @@ class Gateway:
 
     # -- events -----------------------------------------------------------------------------
 
-    async def connect_integration(self, view: StageView, route: RouteView,
-                                  info: ConnectionInfo) -> Outcome:
-        """Run $connect for a connection being established, and log the CONNECT line."""
-        request_id = self.ids.request_id()
+    def connect_request(self) -> ConnectRequest:
+        """A new handshake's request id, time and trace header."""
         now = int(time.time() * 1000)
+        return ConnectRequest(self.ids.request_id(), now, trace_id(now))
+
+    async def authorize(self, view: StageView, route: RouteView, info: ConnectionInfo,
+                        request: ConnectRequest) -> AuthorizerOutcome:
+        """The $connect route's Lambda authorizer decides (:mod:`.authorizers`). The one place
+        where its outcome is known: a refusal is logged (cloud log, CONNECT access-log line)
+        here, an allowed handshake goes on to :meth:`connect_integration`."""
+        outcome = await self.authorizers.authorize(view, route, info, request.request_id,
+                                                   request.now_ms, request.trace)
+        if not outcome.allowed:  # a 401 or 403 is the authorizer working; a 500 is not
+            log.log(logging.WARNING if outcome.status >= 500 else logging.INFO,
+                    "authorizer of %s/%s refused %s with %d: %s", info.api_id, info.stage,
+                    info.connection_id, outcome.status, outcome.reason or outcome.message)
+            self._log(view, info, "CONNECT", "$connect", request.request_id, request.now_ms,
+                      outcome.status, authorizer=outcome, error_message=outcome.message)
+        return outcome
+
+    async def connect_integration(self, view: StageView, route: RouteView,
+                                  info: ConnectionInfo, request: ConnectRequest | None = None,
+                                  authorizer: AuthorizerOutcome | None = None) -> Outcome:
+        """Run $connect for a connection being established, and log the CONNECT line."""
+        request = request or self.connect_request()
+        request_id, now = request.request_id, request.now_ms
         outcome = await self.integrations.call(route, info.source_arn("$connect"),
                                                connect_event(info, request_id, now,
-                                                             view.stage_variables))
+                                                             view.stage_variables,
+                                                             request.trace))
         if outcome.error:
             log.warning("$connect of %s (%s/%s) failed: %s", info.connection_id, info.api_id,
                         info.stage, outcome.error)
         status = 200 if outcome.ok else (502 if outcome.error else outcome.status)
-        self._log(view, info, "CONNECT", "$connect", request_id, now, status, outcome=outcome)
+        self._log(view, info, "CONNECT", "$connect", request_id, now, status, outcome=outcome,
+                  authorizer=authorizer)
         return outcome
 
     def log_connect(self, view: StageView, info: ConnectionInfo, status: int) -> None:
@@ -219,7 +255,8 @@ class Gateway:
 
     def _log(self, view: StageView, info: ConnectionInfo, event_type: str, route_key: str,
              request_id: str, now: int, status: int, *, message_id: str | None = None,
-             outcome: Outcome | None = None, error_message: str | None = None) -> None:
+             outcome: Outcome | None = None, error_message: str | None = None,
+             authorizer: AuthorizerOutcome | None = None) -> None:
         if not view.access_log_destination_arn or not view.access_log_format:
             return
         if outcome is not None and outcome.error and error_message is None:
@@ -232,7 +269,8 @@ class Gateway:
             integration_status=(outcome.status if outcome and outcome.latency_ms is not None
                                 and not outcome.error else None),
             error_message=error_message,
-            integration_error=outcome.error if outcome else None)
+            integration_error=outcome.error if outcome else None,
+            authorizer=authorizer)
         self.access_log.write(view, now, values)
 
     # -- status (called from a werkzeug thread) -----------------------------------------------

@@ -21,6 +21,7 @@ from ..awslambda.exceptions import FunctionNotFound, TooManyRequestsException
 from ..iam.resource_policies import ResourcePolicies
 
 if TYPE_CHECKING:
+    from ..awslambda.runtime.invocation import InvokeResult
     from ..parts import CloudParts
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,42 @@ def _consume(task: asyncio.Task[Any]) -> None:
         task.exception()
 
 
+@dataclass(frozen=True, slots=True)
+class Invoked:
+    """A synchronous invocation by API Gateway: the result, or why there is none."""
+
+    result: InvokeResult | None
+    latency_ms: int
+    error: str | None = None  # not invoked, timed out, or the runtime failed
+
+
+async def invoke_bounded(parts: CloudParts, function_arn: str, payload: bytes,
+                         timeout_s: float) -> Invoked:
+    """Invoke ``function_arn`` as API Gateway does, waiting at most ``timeout_s``; never
+    raises (but on cancellation). A late invocation finishes in the background."""
+    started = time.monotonic()
+    task = asyncio.ensure_future(parts.runtime.invoke(function_arn, payload))
+    try:
+        done, _ = await asyncio.wait((task,), timeout=timeout_s)
+    except asyncio.CancelledError:
+        task.cancel()
+        raise
+    latency = int((time.monotonic() - started) * 1000)
+    if not done:
+        task.add_done_callback(_consume)
+        return Invoked(None, latency, f"Endpoint request timed out after {timeout_s:g} s")
+    try:
+        return Invoked(task.result(), latency)
+    except FunctionNotFound:
+        return Invoked(None, latency, f"function not found: {function_arn}")
+    except TooManyRequestsException as exc:  # over the reserved concurrency: a failure (SPEC)
+        return Invoked(None, latency,
+                       f"Lambda throttled the invocation ({exc.reason}): {function_arn}")
+    except Exception as exc:  # a runtime failure must not reach the client as a traceback
+        log.exception("invoking %s failed", function_arn)
+        return Invoked(None, latency, f"invocation failed: {type(exc).__name__}: {exc}")
+
+
 class Integrations:
     def __init__(self, parts: CloudParts) -> None:
         self.parts = parts
@@ -105,31 +142,15 @@ class Integrations:
             return _failure(f"Execution failed due to configuration error: API Gateway does "
                             f"not have permission to invoke {fn}: {denied}")
         timeout = min(integration.timeout_ms / 1000, self.limits.integration_timeout_s)
-        payload = json.dumps(event).encode()
-        started = time.monotonic()
-        task = asyncio.ensure_future(self.parts.runtime.invoke(fn, payload))
-        try:
-            done, _ = await asyncio.wait((task,), timeout=timeout)
-        except asyncio.CancelledError:
-            task.cancel()
-            raise
-        latency = int((time.monotonic() - started) * 1000)
-        if not done:
-            task.add_done_callback(_consume)
-            return _failure(f"Endpoint request timed out after {timeout:g} s", latency)
-        try:
-            result = task.result()
-        except FunctionNotFound:
-            return _failure(f"function not found: {fn}", latency)
-        except TooManyRequestsException as exc:  # over the reserved concurrency: 502 (SPEC)
-            return _failure(f"Lambda throttled the invocation ({exc.reason}): {fn}", latency)
-        except Exception as exc:  # a runtime failure must not reach the client as a traceback
-            log.exception("invoking %s failed", fn)
-            return _failure(f"invocation failed: {type(exc).__name__}: {exc}", latency)
+        invoked = await invoke_bounded(self.parts, fn, json.dumps(event).encode(), timeout)
+        if invoked.error is not None:
+            return _failure(invoked.error, invoked.latency_ms)
+        result = invoked.result
+        assert result is not None
         if result.function_error:
             snippet = result.payload[:300].decode("utf-8", "replace")
             return _failure(f"Lambda function error ({result.function_error}): {snippet}",
-                            latency)
+                            invoked.latency_ms)
         outcome = parse_proxy_result(result.payload)
         return Outcome(status=outcome.status, body=outcome.body, headers=outcome.headers,
-                       error=outcome.error, latency_ms=latency)
+                       error=outcome.error, latency_ms=invoked.latency_ms)

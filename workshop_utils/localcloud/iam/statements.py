@@ -3,7 +3,8 @@
 Shared by the two policies the local cloud evaluates itself, because moto's evaluator knows no
 principal and no request context: a Lambda function's resource policy
 (:mod:`.resource_policies`: may API Gateway invoke it?) and a role's trust policy
-(:mod:`.trust_policies`: may Lambda assume it?). IAM's rules as far as those policies need them
+(:mod:`.trust_policies`: may a service assume it?); the authorizer's returned policy
+(:mod:`.authorizer_policies`) uses the wildcards. IAM's rules as far as those policies need them
 (IAM User Guide, "IAM JSON policy elements"): ``*``/``?`` wildcards in actions and ARNs, action
 names case-insensitive, a service principal as a string or a list, and condition operators
 over the request's context keys; a condition on a key the request does not carry does not

@@ -1,46 +1,65 @@
-"""May Lambda assume this role? The role's trust policy, evaluated for CreateFunction.
+"""May a service assume this role? The role's trust policy, evaluated where a service is handed
+a role it will act with.
 
-AWS refuses a function whose execution role Lambda cannot assume with
-``InvalidParameterValueException: The role defined for the function cannot be assumed by
-Lambda.`` (the same text since 2016, from CreateFunction and UpdateFunctionConfiguration:
-/work/research/lambda-and-iam.md §4.2); moto checks only that the role exists. Lambda may
-assume the role when an Allow statement of its trust policy names the service principal
-``lambda.amazonaws.com`` (a string, or in a list, or ``"*"``), covers ``sts:AssumeRole``
-(wildcards too) and its conditions hold, and no Deny statement matches.
+- Lambda, a function's execution role (CreateFunction, UpdateFunctionConfiguration): AWS
+  refuses a role Lambda cannot assume with ``InvalidParameterValueException: The role defined
+  for the function cannot be assumed by Lambda.`` (the same text since 2016:
+  /work/research/lambda-and-iam.md §4.2); moto checks only that the role exists.
+- API Gateway, a Lambda authorizer's ``AuthorizerCredentialsArn`` (:mod:`.authorizer_policies`).
 
-Conditions (chosen): Lambda is taken to assume the role with the context keys
-``aws:SourceAccount`` (the function's account) and ``aws:SourceArn`` (the function's ARN),
-the keys of AWS's confused-deputy advice and of AWS's own samples of Lambda trust policies; a
-condition on any other key does not hold, so its statement does not grant.
+A service may assume the role when an Allow statement of its trust policy names the service
+principal (a string, or in a list, or ``"*"``), covers ``sts:AssumeRole`` (wildcards too) and
+its conditions hold, and no Deny statement matches (IAM User Guide, "IAM JSON policy
+elements"; the role trust policies of its service-linked and service roles).
+
+Conditions (chosen): the service is taken to assume the role with the context keys
+``aws:SourceAccount`` (the account it acts for) and ``aws:SourceArn`` (the resource it acts
+for: the function, the authorizer), the keys of AWS's confused-deputy advice and of AWS's own
+samples of service trust policies; a condition on any other key does not hold, so its
+statement does not grant.
 """
 
 from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import unquote
 
 from .statements import action_matches, as_list, condition_holds, service_principal_matches
 
 LAMBDA = "lambda.amazonaws.com"
+API_GATEWAY = "apigateway.amazonaws.com"
 ASSUME_ROLE = "sts:AssumeRole"
 
 
-def lambda_may_assume(document: str | dict[str, Any] | None, *, account_id: str,
-                      function_arn: str) -> bool:
-    """Does the trust policy ``document`` let Lambda assume the role for ``function_arn``?"""
-    if isinstance(document, str):
+def _document(raw: Any) -> dict[str, Any] | None:
+    """moto keeps the document as it was sent: JSON text, sometimes URL-encoded."""
+    if isinstance(raw, dict):
+        return raw
+    text = str(raw or "")
+    for candidate in (text, unquote(text)):
         try:
-            document = json.loads(document)
+            document = json.loads(candidate)
         except ValueError:
-            return False
-    if not isinstance(document, dict):
+            continue
+        if isinstance(document, dict):
+            return document
+    return None
+
+
+def service_may_assume(document: str | dict[str, Any] | None, service: str, *,
+                       account_id: str, source_arn: str) -> bool:
+    """Does the trust policy ``document`` let ``service`` assume the role, acting for
+    ``source_arn`` in ``account_id``?"""
+    parsed = _document(document)
+    if parsed is None:
         return False
-    context = {"aws:sourceaccount": account_id, "aws:sourcearn": function_arn}
+    context = {"aws:sourceaccount": account_id, "aws:sourcearn": source_arn}
     allowed = False
-    for statement in as_list(document.get("Statement", [])):
+    for statement in as_list(parsed.get("Statement", [])):
         if not isinstance(statement, dict):
             continue
-        if not (service_principal_matches(statement.get("Principal"), LAMBDA)
+        if not (service_principal_matches(statement.get("Principal"), service)
                 and action_matches(statement, ASSUME_ROLE)
                 and condition_holds(statement.get("Condition"), context)):
             continue
@@ -49,3 +68,9 @@ def lambda_may_assume(document: str | dict[str, Any] | None, *, account_id: str,
         if statement.get("Effect") == "Allow":
             allowed = True
     return allowed
+
+
+def lambda_may_assume(document: str | dict[str, Any] | None, *, account_id: str,
+                      function_arn: str) -> bool:
+    """Does the trust policy ``document`` let Lambda assume the role for ``function_arn``?"""
+    return service_may_assume(document, LAMBDA, account_id=account_id, source_arn=function_arn)

@@ -9,6 +9,9 @@ RouteSelectionExpression (:mod:`.routing`) from the deployed
 
 Each message's integration runs as its own task, as on AWS, which does not order concurrent
 invocations: two quick messages of one client may reach their function in either order.
+
+Every event writes the stage's access-log line (:mod:`.access_log`) and, when its route logs,
+its execution-log lines (:mod:`.execution_log`).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from ..apigatewayv2.stages import RouteView, StageView
 from .access_log import AccessLog, context_values
 from .connection import GOING_AWAY, WebSocketConnection, wire_log
 from .events import connect_event, disconnect_event, message_event, request_time
+from .execution_log import EventLog, ExecutionLog
 from .ids import IdGenerator
 from .info import ConnectionInfo
 from .integrations import Integrations, Outcome
@@ -59,6 +63,7 @@ class Gateway:
         self.ids = IdGenerator(parts.settings.seed)
         self.integrations = Integrations(parts)
         self.access_log = AccessLog(parts)
+        self.execution_log = ExecutionLog(parts)
         self.connections: dict[str, WebSocketConnection] = {}  # open ones, by connection id
         self.sessions: set[GatewaySession] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -116,24 +121,39 @@ class Gateway:
     # -- events -----------------------------------------------------------------------------
 
     async def connect_integration(self, view: StageView, route: RouteView,
-                                  info: ConnectionInfo) -> Outcome:
-        """Run $connect for a connection being established, and log the CONNECT line."""
-        request_id = self.ids.request_id()
+                                  info: ConnectionInfo, request_id: str | None = None,
+                                  trace: EventLog | None = None) -> Outcome:
+        """Run $connect for a connection being established, and log the CONNECT event.
+
+        A step that runs before the integration (an authorizer) passes the event's
+        ``request_id`` and the ``trace`` it began with ``execution_log.begin``, so that its
+        lines and the integration's are one event in the execution log."""
+        if request_id is None:
+            request_id = self.ids.request_id()
+            trace = self.execution_log.begin(view, "$connect", info, request_id, "CONNECT")
         now = int(time.time() * 1000)
         outcome = await self.integrations.call(route, info.source_arn("$connect"),
-                                               connect_event(info, request_id, now))
+                                               connect_event(info, request_id, now), trace)
         if outcome.error:
             log.warning("$connect of %s (%s/%s) failed: %s", info.connection_id, info.api_id,
                         info.stage, outcome.error)
         status = 200 if outcome.ok else (502 if outcome.error else outcome.status)
         self._log(view, info, "CONNECT", "$connect", request_id, now, status, outcome=outcome)
+        if trace is not None:
+            self.execution_log.connected(trace, info, outcome.ok)
+            self.execution_log.end(trace, view, info.region)
         return outcome
 
     def log_connect(self, view: StageView, info: ConnectionInfo, status: int) -> None:
-        """The CONNECT line of a stage without a $connect route."""
+        """The CONNECT event of a stage without a $connect route."""
+        request_id = self.ids.request_id()
         if view.access_log_destination_arn:
-            self._log(view, info, "CONNECT", "$connect", self.ids.request_id(),
+            self._log(view, info, "CONNECT", "$connect", request_id,
                       int(time.time() * 1000), status)
+        trace = self.execution_log.begin(view, "$connect", info, request_id, "CONNECT")
+        if trace is not None:
+            self.execution_log.connected(trace, info, 200 <= status < 300)
+            self.execution_log.end(trace, view, info.region)
 
     def on_message(self, conn: WebSocketConnection, text: str) -> None:
         """A complete text message: select the route, then answer or integrate (a task)."""
@@ -154,6 +174,10 @@ class Gateway:
             conn.send_reply(_error_frame("Forbidden", info.connection_id, request_id))
             self._log(view, info, "MESSAGE", key or "$default", request_id, now, 403,
                       message_id=self.ids.request_id(), error_message="Forbidden")
+            trace = self.execution_log.begin(view, None, info, request_id, "MESSAGE")
+            if trace is not None:
+                self.execution_log.no_route(trace, key)
+                self.execution_log.end(trace, view, info.region)
             return
         conn.integration_started()
         self.spawn(self._integrate(conn, view, route, text, request_id, now))
@@ -163,9 +187,11 @@ class Gateway:
         info = conn.info
         try:
             message_id = self.ids.request_id()
+            trace = self.execution_log.begin(view, route.route_key, info, request_id,
+                                              "MESSAGE")
             event = message_event(info, route.route_key, text, request_id, message_id, now)
             outcome = await self.integrations.call(route, info.source_arn(route.route_key),
-                                                   event)
+                                                   event, trace)
             if outcome.error is not None:
                 log.warning("route %s of %s/%s failed for %s: %s", route.route_key,
                             info.api_id, info.stage, info.connection_id, outcome.error)
@@ -178,6 +204,10 @@ class Gateway:
                     conn.send_reply(outcome.body)
             self._log(view, info, "MESSAGE", route.route_key, request_id, now, status,
                       message_id=message_id, outcome=outcome, error_message=error)
+            if trace is not None:
+                self.execution_log.message_done(trace, info, status,
+                                                invoked=outcome.latency_ms is not None)
+                self.execution_log.end(trace, view, info.region)
         finally:
             conn.integration_done()
 
@@ -195,15 +225,21 @@ class Gateway:
         request_id = self.ids.request_id()
         now = int(time.time() * 1000)
         route = view.routes.get("$disconnect")
+        trace = self.execution_log.begin(view, "$disconnect", info, request_id, "DISCONNECT")
         outcome = None
         if route is not None:
             outcome = await self.integrations.call(
                 route, info.source_arn("$disconnect"),
-                disconnect_event(info, request_id, now, code, reason))
+                disconnect_event(info, request_id, now, code, reason), trace)
             if outcome.error:
                 log.warning("$disconnect of %s failed: %s", info.connection_id, outcome.error)
         self._log(view, info, "DISCONNECT", "$disconnect", request_id, now, 200,
                   outcome=outcome)
+        if trace is not None:
+            invoked = outcome is not None and outcome.latency_ms is not None
+            self.execution_log.disconnected(trace, info, code, reason,
+                                            outcome.status if invoked else None)
+            self.execution_log.end(trace, view, info.region)
 
     def _log(self, view: StageView, info: ConnectionInfo, event_type: str, route_key: str,
              request_id: str, now: int, status: int, *, message_id: str | None = None,
@@ -220,7 +256,8 @@ class Gateway:
             integration_status=(outcome.status if outcome and outcome.latency_ms is not None
                                 and not outcome.error else None),
             error_message=error_message,
-            integration_error=outcome.error if outcome else None)
+            integration_error=outcome.error if outcome else None,
+            integration_request_id=outcome.request_id if outcome else None)
         self.access_log.write(view, now, values)
 
     # -- status (called from a werkzeug thread) -----------------------------------------------

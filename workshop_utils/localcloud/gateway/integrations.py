@@ -4,6 +4,9 @@ Only Lambda proxy integrations (AWS_PROXY to a function) run locally; any other 
 reported as an integration failure with the reason in the cloud log. An invocation that
 outlives the integration timeout is left to finish in the background (on AWS the function
 keeps running after API Gateway gives up); the client gets the timeout answer at once.
+
+When the event's route logs (:mod:`.execution_log`), each step writes its execution-log lines
+as API Gateway does: the endpoint request, the response and, on failure, AWS's words for it.
 """
 
 from __future__ import annotations
@@ -12,15 +15,18 @@ import asyncio
 import json
 import logging
 import time
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..apigatewayv2.stages import RouteView
-from ..awslambda.exceptions import FunctionNotFound
+from ..awsapi.exceptions import AwsError
 from ..iam.resource_policies import ResourcePolicies
+from .execution_log import EventLog, java_map
 
 if TYPE_CHECKING:
+    from ..awslambda.runtime.invocation import InvokeResult
     from ..parts import CloudParts
 
 log = logging.getLogger(__name__)
@@ -35,14 +41,66 @@ class Outcome:
     headers: Mapping[str, str] = field(default_factory=dict)
     error: str | None = None  # set when the integration failed (raise, timeout, no access...)
     latency_ms: int | None = None  # None when nothing was invoked
+    request_id: str | None = None  # the Lambda request id, when Lambda answered
 
     @property
     def ok(self) -> bool:
         return self.error is None and 200 <= self.status < 300
 
 
-def _failure(reason: str, latency_ms: int | None = None) -> Outcome:
-    return Outcome(status=502, error=reason, latency_ms=latency_ms)
+def _failure(reason: str, latency_ms: int | None = None,
+             request_id: str | None = None) -> Outcome:
+    return Outcome(status=502, error=reason, latency_ms=latency_ms, request_id=request_id)
+
+
+def _http_date() -> str:
+    return time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime())
+
+
+def _log_request(trace: EventLog, uri: str, source_arn: str, payload: bytes) -> None:
+    """The endpoint request, as API Gateway logs a Lambda invocation."""
+    trace.info(f"Endpoint request URI: {uri}")
+    if trace.data_trace:
+        trace.data("Endpoint request headers: " + java_map([
+            ("x-amzn-lambda-integration-tag", trace.request_id),
+            ("X-Amz-Date", time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())),
+            ("x-amzn-apigateway-api-id", trace.api_id),
+            ("X-Amz-Source-Arn", source_arn),
+            ("Accept", "application/json"),
+            ("User-Agent", f"AmazonAPIGateway_{trace.api_id}"),
+        ]))
+        trace.data("Endpoint request body after transformations: "
+                   + payload.decode("utf-8", "replace"))
+    trace.info(f"Sending request to {uri}")
+
+
+def _log_response(trace: EventLog, result: InvokeResult, latency: int) -> None:
+    """Lambda's answer: its status, its headers and body (data trace), its request id."""
+    trace.endpoint_request_id = result.request_id
+    trace.info(f"Received response. Status: {result.status_code}, Integration latency: "
+               f"{latency} ms")
+    if trace.data_trace:
+        headers = [("Date", _http_date()), ("Content-Type", "application/json"),
+                   ("Content-Length", str(len(result.payload))), ("Connection", "keep-alive"),
+                   ("x-amzn-RequestId", result.request_id)]
+        if result.function_error:
+            headers.append(("X-Amz-Function-Error", result.function_error))
+        headers += [("x-amzn-Remapped-Content-Length", "0"),
+                    ("X-Amz-Executed-Version", result.executed_version)]
+        trace.data("Endpoint response headers: " + java_map(headers))
+        trace.data("Endpoint response body before transformations: "
+                   + result.payload.decode("utf-8", "replace"))
+
+
+def _error_message(payload: bytes) -> str:
+    """The ``errorMessage`` of a function error's payload (its text when it has none)."""
+    try:
+        body = json.loads(payload)
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and isinstance(body.get("errorMessage"), str):
+        return body["errorMessage"]
+    return payload.decode("utf-8", "replace")
 
 
 def parse_proxy_result(payload: bytes) -> Outcome:
@@ -88,22 +146,39 @@ class Integrations:
         self.limits = parts.settings.limits
         self.permissions = ResourcePolicies(parts)
 
-    async def call(self, route: RouteView, source_arn: str, event: dict[str, Any]) -> Outcome:
-        """Invoke ``route``'s integration with ``event``; never raises (but on cancellation)."""
+    async def call(self, route: RouteView, source_arn: str, event: dict[str, Any],
+                   trace: EventLog | None = None) -> Outcome:
+        """Invoke ``route``'s integration with ``event``; never raises (but on cancellation).
+
+        ``trace``: the event's execution log, when its route logs (None: nothing is written,
+        nothing is formatted)."""
         integration = route.integration
         if integration is None:
+            if trace is not None:  # chosen wording: AWS refuses such a route at deployment
+                trace.error("Execution failed due to configuration error: no integration is "
+                            f"defined for route {route.route_key}")
             return _failure(f"route {route.route_key} has no integration")
         fn = integration.function_arn
         if integration.integration_type != "AWS_PROXY" or not fn:
-            return _failure(f"integration {integration.integration_id} of type "
-                            f"{integration.integration_type} cannot run in the local cloud "
-                            "(only Lambda proxy integrations do)")
+            reason = (f"integration {integration.integration_id} of type "
+                      f"{integration.integration_type} cannot run in the local cloud "
+                      "(only Lambda proxy integrations do)")
+            if trace is not None:
+                trace.error(f"Execution failed due to configuration error: {reason}")
+            return _failure(reason)
+        payload = json.dumps(event).encode()
+        if trace is not None:
+            region = fn.split(":")[3] if fn.count(":") >= 3 else self.parts.settings.region
+            _log_request(trace, f"https://lambda.{region}.amazonaws.com/2015-03-31/functions/"
+                                f"{fn}/invocations", source_arn, payload)
         denied = self.permissions.check(fn, source_arn)
         if denied is not None:
+            if trace is not None:  # observed (REST): the resource policy does not allow it
+                trace.error("Execution failed due to configuration error: Invalid permissions "
+                            "on Lambda function")
             return _failure(f"Execution failed due to configuration error: API Gateway does "
                             f"not have permission to invoke {fn}: {denied}")
         timeout = min(integration.timeout_ms / 1000, self.limits.integration_timeout_s)
-        payload = json.dumps(event).encode()
         started = time.monotonic()
         task = asyncio.ensure_future(self.parts.runtime.invoke(fn, payload))
         try:
@@ -114,18 +189,38 @@ class Integrations:
         latency = int((time.monotonic() - started) * 1000)
         if not done:
             task.add_done_callback(_consume)
+            if trace is not None:  # observed (REST); Lambda has not answered: no request id
+                trace.error("Execution failed due to a timeout error")
             return _failure(f"Endpoint request timed out after {timeout:g} s", latency)
         try:
             result = task.result()
-        except FunctionNotFound:
-            return _failure(f"function not found: {fn}", latency)
+        except AwsError as exc:  # Lambda refused the Invoke (function gone, throttled, ...)
+            request_id = str(uuid.uuid4())  # every Invoke answer carries one
+            if trace is not None:  # observed (REST) for a throttle's 429; same path here
+                trace.endpoint_request_id = request_id
+                trace.error(f"Lambda invocation failed with status: {exc.code}. Lambda "
+                            f"request id: {request_id}")
+                trace.error(f"Execution failed due to configuration error: {exc.message}")
+            return _failure(f"Lambda invocation failed with status {exc.code}: {exc.message}",
+                            latency, request_id)
         except Exception as exc:  # a runtime failure must not reach the client as a traceback
             log.exception("invoking %s failed", fn)
+            if trace is not None:
+                trace.error("Execution failed due to an internal error")
             return _failure(f"invocation failed: {type(exc).__name__}: {exc}", latency)
+        if trace is not None:
+            _log_response(trace, result, latency)
         if result.function_error:
+            if trace is not None:  # observed (REST), the function's errorMessage quoted
+                trace.error(f"Lambda execution failed with status {result.status_code} due to "
+                            f"customer function error: {_error_message(result.payload)}. "
+                            f"Lambda request id: {result.request_id}")
             snippet = result.payload[:300].decode("utf-8", "replace")
             return _failure(f"Lambda function error ({result.function_error}): {snippet}",
-                            latency)
+                            latency, result.request_id)
         outcome = parse_proxy_result(result.payload)
+        if outcome.error is not None and trace is not None:  # observed (REST)
+            trace.error("Execution failed due to configuration error: Malformed Lambda proxy "
+                        "response")
         return Outcome(status=outcome.status, body=outcome.body, headers=outcome.headers,
-                       error=outcome.error, latency_ms=latency)
+                       error=outcome.error, latency_ms=latency, request_id=result.request_id)

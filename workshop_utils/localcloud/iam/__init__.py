@@ -2,10 +2,12 @@
 
 - :mod:`.sessions`: the credentials each function runs with (its execution role, assumed);
 - :mod:`.identity_policies`: what a role's identity-based policies allow (moto's evaluator);
-- :mod:`.resource_policies`: whether API Gateway may invoke a function (its resource policy).
+- :mod:`.resource_policies`: whether API Gateway may invoke a function (its resource policy);
+- :mod:`.trust_policies`: whether a service may assume a role (its trust policy).
 
 Where they are enforced: DynamoDB calls (:mod:`..dynamodb.enforcement`), ``@connections``
 calls (:mod:`..gateway.management`), a function's log delivery
-(:mod:`..awslambda.runtime.logdelivery`) and API Gateway's invocations
-(:mod:`..gateway.integrations`).
+(:mod:`..awslambda.runtime.logdelivery`), API Gateway's invocations
+(:mod:`..gateway.integrations`), its log deliveries (:mod:`..logs.stage_delivery`) and the
+account's CloudWatch role (:mod:`..apigateway.models`).
 """

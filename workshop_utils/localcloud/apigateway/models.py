@@ -83,6 +83,6 @@ def require_role(parts: CloudParts, region: str | None) -> None:
 
 
 def account_json(body: dict[str, Any]) -> dict[str, Any]:
-    """moto writes unset members as ``null``; AWS leaves them out (botocore's model has no
-    nullable members)."""
-    return {key: value for key, value in body.items() if value is not None}
+    """moto writes unset members as ``null`` (and a cleared role as ``""``); AWS leaves unset
+    members out (botocore's model has no nullable members)."""
+    return {key: value for key, value in body.items() if value is not None and value != ""}

@@ -41,14 +41,17 @@ INFO_CONN = ConnectionInfo(connection_id="BFHPhfCWIAMCKlQ=", api_id="a1b2c3d4e5"
 
 def view(default: dict[str, Any] | None = None,
          per_route: dict[str, dict[str, Any]] | None = None) -> StageView:
-    """A stage view with these DefaultRouteSettings and RouteSettings (botocore's names)."""
+    """A stage view with these DefaultRouteSettings and RouteSettings (botocore's names), its
+    ``execution_logging`` flag set as the deployment store sets it."""
+    levels = [s.get("LoggingLevel") for s in [default or {}, *(per_route or {}).values()]]
     return StageView(
         api_id="a1b2c3d4e5", api_name="chat", stage_name="prod",
         route_selection_expression="$request.body.action", routes=MappingProxyType({}),
         deployment_id="of9zuj",
         default_route_settings=MappingProxyType(default or {}),
         route_settings=MappingProxyType({k: MappingProxyType(v)
-                                         for k, v in (per_route or {}).items()}))
+                                         for k, v in (per_route or {}).items()}),
+        execution_logging=any(level in ("ERROR", "INFO") for level in levels))
 
 
 def test_a_route_logs_at_its_own_level_else_at_the_stage_default() -> None:

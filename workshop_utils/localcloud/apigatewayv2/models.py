@@ -226,6 +226,7 @@ class DeploymentStore:
                 key: MappingProxyType(_pascal(value))
                 for key, value in (stage.route_settings or {}).items()
             }),
+            execution_logging=execution_logging_on(stage),
         )
 
 

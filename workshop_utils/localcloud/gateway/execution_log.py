@@ -48,8 +48,9 @@ Every line is cut to 1 KB with `` [TRUNCATED]``: "log events were truncated to 1
 What's New, 2026-09-10, "Amazon API Gateway now supports 1 MB execution logs", which lifts it
 for REST APIs only), as the REST capture's ``Endpoint request headers: {…} [TRUNCATED]`` shows.
 
-Cost: with logging OFF an event costs two dictionary lookups and nothing is formatted or kept;
-:meth:`ExecutionLog.begin` returns None and every caller skips its lines. An event's lines are
+Cost: on a stage that logs nothing an event costs one attribute read
+(``StageView.execution_logging``) and nothing is formatted or kept: :meth:`ExecutionLog.begin`
+returns None and every caller skips its lines. An event's lines are
 collected in an :class:`EventLog` and delivered in one write when it ends (with the account's
 CloudWatch role, :mod:`..logs.stage_delivery`). Steps that run before an integration (a Lambda
 authorizer on ``$connect``) add their lines to the same EventLog with :meth:`EventLog.info` and
@@ -158,6 +159,8 @@ class ExecutionLog:
         """The event's log with its opening lines, or None when its route does not log.
 
         ``route_key`` None: no route was selected (the stage's default settings apply)."""
+        if not view.execution_logging:
+            return None
         level = self.level_of(view, route_key)
         if not level:
             return None

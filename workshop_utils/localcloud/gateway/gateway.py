@@ -145,7 +145,10 @@ class Gateway:
         return outcome
 
     def log_connect(self, view: StageView, info: ConnectionInfo, status: int) -> None:
-        """The CONNECT event of a stage without a $connect route."""
+        """The CONNECT event of a stage without a $connect route (nothing to do, not even an
+        id to draw, when the stage logs nothing)."""
+        if not view.access_log_destination_arn and not view.execution_logging:
+            return
         request_id = self.ids.request_id()
         if view.access_log_destination_arn:
             self._log(view, info, "CONNECT", "$connect", request_id,

@@ -7,8 +7,8 @@ committed outputs, and the learner's own cloud (if any) is never touched.
 The account gets API Gateway's CloudWatch role first, as an instructor's `workshop class setup`
 gives a classroom's account: notebook 06 turns access logging on, which AWS (and the local
 cloud) refuses without it. Then moto's ids are seeded again, so the notebooks' ids are those of
-a fresh cloud. Transitional: once notebook 06 sets the role itself
-(/work/notes/notebook-changes-16-execlogs.md), this step goes.
+a fresh cloud. Transitional: once notebook 06 sets the role itself (issue 16's notebook
+changes), this step goes, or that cell's committed output would not match.
 """
 
 from __future__ import annotations

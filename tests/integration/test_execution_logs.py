@@ -123,6 +123,19 @@ async def exchange(url: str, *frames: str, replies: int = 0) -> list[dict[str, A
         return [json.loads(await ws.recv()) for _ in range(replies)]
 
 
+INVALID_PERMISSIONS = ("Execution failed due to configuration error: Invalid permissions on "
+                       "Lambda function")
+
+
+def failing_message(cloud: LocalCloud, api: dict[str, Any], text: str,
+                    until: str) -> tuple[dict[str, Any], list[str]]:
+    """Send one message whose integration fails: the client's Internal server error frame, and
+    that request's execution-log lines once one contains ``until``."""
+    frame = kit.run_async(exchange(api["url"], text, replies=1))[0]
+    assert frame["message"] == "Internal server error"
+    return frame, request_lines(cloud, api, frame["requestId"], until=until)
+
+
 def lambda_invocation(cloud: LocalCloud, function: str, request_id: str) -> list[str]:
     """The function's own log lines of the invocation ``request_id`` (START to REPORT)."""
     logs = cloud.client("logs")
@@ -306,10 +319,8 @@ def test_a_missing_invoke_permission_is_logged_in_aws_words(cloud: LocalCloud,
     request id is logged."""
     api = logged_api(cloud, "gwx-noperm", {"$default": fns["traced"]}, permit=False,
                      default={"LoggingLevel": "ERROR"})
-    frame = kit.run_async(exchange(api["url"], "anyone?", replies=1))[0]
-    assert frame["message"] == "Internal server error"
-    assert request_lines(cloud, api, frame["requestId"], until="Invalid permissions") == [
-        "Execution failed due to configuration error: Invalid permissions on Lambda function"]
+    _, lines = failing_message(cloud, api, "anyone?", until="Invalid permissions")
+    assert lines == [INVALID_PERMISSIONS]
 
 
 def test_an_integration_timeout_is_logged_without_a_lambda_request_id(
@@ -321,9 +332,7 @@ def test_an_integration_timeout_is_logged_without_a_lambda_request_id(
     cloud.client("apigatewayv2").update_integration(
         ApiId=api["api_id"], IntegrationId=api["integration_ids"]["$default"],
         TimeoutInMillis=milliseconds(SLEEP_S / 8))
-    frame = kit.run_async(exchange(api["url"], "slow", replies=1))[0]
-    assert frame["message"] == "Internal server error"
-    lines = request_lines(cloud, api, frame["requestId"], until="timeout error")
+    frame, lines = failing_message(cloud, api, "slow", until="timeout error")
     failed = lines.index("Execution failed due to a timeout error")
     assert lines[failed - 1].startswith("Sending request to https://lambda.us-east-1.")
     assert lines[failed + 1:] == [  # the integration was called: the message's outcome
@@ -341,10 +350,8 @@ def test_a_function_deleted_under_its_route_has_no_permission_left(
     arn = kit.deploy_function(cloud, "gwx-gone", TRACED_SOURCE)
     api = logged_api(cloud, "gwx-gone", {"$default": arn}, default={"LoggingLevel": "ERROR"})
     cloud.client("lambda").delete_function(FunctionName="gwx-gone")
-    frame = kit.run_async(exchange(api["url"], "hello?", replies=1))[0]
-    assert frame["message"] == "Internal server error"
-    assert request_lines(cloud, api, frame["requestId"], until="Invalid permissions") == [
-        "Execution failed due to configuration error: Invalid permissions on Lambda function"]
+    _, lines = failing_message(cloud, api, "hello?", until="Invalid permissions")
+    assert lines == [INVALID_PERMISSIONS]
 
 
 def test_a_message_no_route_takes_is_logged_with_its_selection_value(

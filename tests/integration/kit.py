@@ -61,6 +61,44 @@ def ensure_role(cloud: LocalCloud, name: str = "test-lambda-role",
     return arn
 
 
+# API Gateway's account-level CloudWatch role, as the developer guide sets it up ("create an IAM
+# role with apigateway.amazonaws.com as its trusted entity", with the permissions of
+# AmazonAPIGatewayPushToCloudWatchLogs), and as `workshop class setup` makes it for a class.
+LOGGING_ROLE = "test-apigateway-logs"
+LOGGING_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": "apigateway.amazonaws.com"},
+                   "Action": "sts:AssumeRole"}],
+}
+LOGGING_PERMISSIONS = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Resource": "arn:aws:logs:*:123456789012:*", "Action": [
+        "logs:CreateLogGroup", "logs:CreateLogStream", "logs:DescribeLogGroups",
+        "logs:DescribeLogStreams", "logs:PutLogEvents", "logs:GetLogEvents",
+        "logs:FilterLogEvents"]}],
+}
+
+
+def ensure_logging_role(cloud: LocalCloud) -> str:
+    """Set API Gateway's account CloudWatch role (once per cloud): what stage access and
+    execution logging need first, on AWS and here."""
+    apigateway = cloud.client("apigateway")
+    current = apigateway.get_account().get("cloudwatchRoleArn")
+    if current:
+        return current
+    iam = cloud.client("iam")
+    try:
+        arn = iam.get_role(RoleName=LOGGING_ROLE)["Role"]["Arn"]
+    except iam.exceptions.NoSuchEntityException:
+        arn = iam.create_role(RoleName=LOGGING_ROLE,
+                              AssumeRolePolicyDocument=json.dumps(LOGGING_TRUST))["Role"]["Arn"]
+    iam.put_role_policy(RoleName=LOGGING_ROLE, PolicyName="push-to-cloudwatch-logs",
+                        PolicyDocument=json.dumps(LOGGING_PERMISSIONS))
+    apigateway.update_account(patchOperations=[
+        {"op": "replace", "path": "/cloudwatchRoleArn", "value": arn}])
+    return arn
+
+
 def deploy_function(
     cloud: LocalCloud,
     name: str,

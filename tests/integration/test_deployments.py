@@ -18,9 +18,10 @@ from websockets.asyncio.client import connect
 from werkzeug.serving import make_server
 
 from tests.integration import kit
-from tests.integration.kit import lambda_integration_uri
+from tests.integration.kit import ensure_logging_role, lambda_integration_uri
 from tests.timing import SECOND
 from workshop_utils.localcloud import LocalCloud
+from workshop_utils.localcloud.apigateway.responses import ApiGatewayAccountExtension
 from workshop_utils.localcloud.apigatewayv2.models import DeploymentStore
 from workshop_utils.localcloud.apigatewayv2.responses import ApiGatewayV2Extension
 from workshop_utils.localcloud.awsapi.dispatch import AwsApiApp
@@ -52,7 +53,9 @@ def _ws_api(apigw: Any, name: str, routes: tuple[str, ...] = ("$connect",)) -> d
 
 @pytest.fixture(scope="module")
 def apigw(cloud: LocalCloud) -> Any:
-    """A boto3 apigatewayv2 client on the session's local cloud."""
+    """A boto3 apigatewayv2 client on the session's local cloud, whose account has API
+    Gateway's CloudWatch role (these tests turn stage logging on)."""
+    ensure_logging_role(cloud)
     return cloud.client("apigatewayv2")
 
 
@@ -304,12 +307,16 @@ class InProcessCloud:
         self.cloud = Cloud(CloudSettings(home=tmp, aws_port=0, ws_port=0))
         self.store = self.cloud.deployments = DeploymentStore(self.cloud)
         app = AwsApiApp(DomainDispatcherApplication(create_backend_app),
-                        [ApiGatewayV2Extension(self.cloud)])
+                        [ApiGatewayV2Extension(self.cloud), ApiGatewayAccountExtension(self.cloud)])
         self.server = make_server("127.0.0.1", 0, app, threaded=True)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
-        self.apigw = boto3.client(
-            "apigatewayv2", endpoint_url=f"http://127.0.0.1:{self.server.server_port}",
+        self.apigw = self.client("apigatewayv2")
+
+    def client(self, service: str) -> Any:
+        """A boto3 client of ``service`` on this endpoint (what ``LocalCloud.client`` gives)."""
+        return boto3.client(
+            service, endpoint_url=f"http://127.0.0.1:{self.server.server_port}",
             region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing",
         )
 
@@ -421,6 +428,7 @@ def test_stage_settings_reach_the_view(local: InProcessCloud) -> None:
     """AWS: a stage's AccessLogSettings and StageVariables belong to the stage, not the
     deployment: changing them with update_stage applies at once."""
     apigw, store = local.apigw, local.store
+    ensure_logging_role(local)  # stage logging needs the account's CloudWatch role
     api_id = _ws_api(apigw, "settings")["api_id"]
     deployment_id = apigw.create_deployment(ApiId=api_id)["DeploymentId"]
     arn = "arn:aws:logs:us-east-1:123456789012:log-group:chat-access"

@@ -18,6 +18,8 @@ from urllib3 import HTTPHeaderDict
 from werkzeug.test import Client
 from werkzeug.wrappers import Request, Response
 
+from workshop_utils.localcloud.apigateway import exceptions as apigateway_errors
+from workshop_utils.localcloud.apigateway.models import ROLE_MISSING, ROLE_NOT_USABLE
 from workshop_utils.localcloud.apigatewayv2.exceptions import (
     ApiNotFound,
     BadRequestException,
@@ -51,6 +53,10 @@ CASES = [
      "Invalid request body"),
     ("apigatewayv2", ConflictException("Stage already exists"), 409, "ConflictException",
      "Stage already exists"),
+    ("apigateway", apigateway_errors.BadRequestException(ROLE_NOT_USABLE), 400,
+     "BadRequestException", ROLE_NOT_USABLE),
+    ("apigatewayv2", apigateway_errors.BadRequestException(ROLE_MISSING), 400,
+     "BadRequestException", ROLE_MISSING),
     ("lambda", FunctionNotFound(ARN), 404, "ResourceNotFoundException",
      f"Function not found: {ARN}"),
     ("lambda", InvalidParameterValue("bad invocationType"), 400,

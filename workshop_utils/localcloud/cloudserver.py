@@ -6,9 +6,10 @@ first, so ports 0 become real ports before anything else starts, then writes ``s
 its home: that file is how the CLI, the notebooks and the tests find it.
 
 The AWS API port is moto's server behind the extensions, in this order: the status page,
-DynamoDB's IAM enforcement, the chat page, apigatewayv2's additions, Lambda's Invoke API,
-``add_permission``'s strictness and the rest of Lambda's control plane (AWS's refusals, deletes
-and permission removals that take effect at once). The gateway port is the WebSocket data plane.
+DynamoDB's IAM enforcement, the chat page, apigatewayv2's additions, apigateway's account
+(the CloudWatch role check), Lambda's Invoke API, ``add_permission``'s strictness and the rest
+of Lambda's control plane (AWS's refusals, deletes and permission removals that take effect at
+once). The gateway port is the WebSocket data plane.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import time
 from werkzeug.serving import make_server
 
 from . import moto_internals
+from .apigateway.responses import ApiGatewayAccountExtension
 from .apigatewayv2.models import DeploymentStore
 from .apigatewayv2.responses import ApiGatewayV2Extension
 from .awsapi.connection import KeepAliveRequestHandler
@@ -86,6 +88,7 @@ class CloudServer:
                 DynamoDBEnforcement(parts),
                 ChatPageExtension(),
                 ApiGatewayV2Extension(parts),
+                ApiGatewayAccountExtension(parts),
                 LambdaInvokeExtension(parts),
                 AddPermissionExtension(parts),
                 LambdaControlExtension(parts),

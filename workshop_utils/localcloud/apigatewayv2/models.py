@@ -54,6 +54,7 @@ LAMBDA_URI = re.compile(
 DEPLOYMENT_ID_CHARS = string.ascii_lowercase + string.digits
 DEPLOYMENT_ID_LENGTH = 6  # AWS: e.g. "of9zuj" (hashicorp/terraform-provider-aws#36078)
 DEFAULT_TIMEOUT_MS = 29000  # WebSocket integration timeout: 50 ms to 29 s, default 29 s
+LOGGING_LEVELS_ON = ("ERROR", "INFO")  # botocore's LoggingLevel enum: ERROR | INFO | OFF
 AUTO_DEPLOY_DESCRIPTION = "Automatic deployment triggered by changes to the Api configuration"
 
 
@@ -287,6 +288,7 @@ class DeploymentStore:
                 key: MappingProxyType(_pascal(value))
                 for key, value in (stage.route_settings or {}).items()
             }),
+            execution_logging=execution_logging_on(stage),
         )
 
 
@@ -388,6 +390,30 @@ def created_stage(api: Any, stage: Any, deployment_id: str | None) -> None:
     set_stage_deployment_id(stage, deployment_id)
     if stage.auto_deploy:
         auto_deploy(api, only=stage)
+
+
+def _levels(default: Any, per_route: Any) -> list[Any]:
+    settings = [default] + (list(per_route.values()) if isinstance(per_route, dict) else [])
+    return [s.get("loggingLevel") for s in settings if isinstance(s, dict)]
+
+
+def turns_logging_on(body: dict[str, Any]) -> bool:
+    """Whether a create_stage/update_stage body turns access or execution logging on: what
+    needs the account's CloudWatch role (:func:`..apigateway.models.require_role`).
+
+    ``DataTraceEnabled`` with ``LoggingLevel`` OFF writes nothing and does not count (chosen:
+    AWS's answer to it is unknown); turning logging off never needs the role."""
+    access = body.get("accessLogSettings")
+    if isinstance(access, dict) and access.get("destinationArn"):
+        return True
+    levels = _levels(body.get("defaultRouteSettings"), body.get("routeSettings"))
+    return any(level in LOGGING_LEVELS_ON for level in levels)
+
+
+def execution_logging_on(stage: Any) -> bool:
+    """Whether the stage, as it is now, writes an execution log for any of its routes."""
+    levels = _levels(stage.default_route_settings, stage.route_settings)
+    return any(level in LOGGING_LEVELS_ON for level in levels)
 
 
 def update_stage(api: Any, stage: Any, body: dict[str, Any]) -> None:

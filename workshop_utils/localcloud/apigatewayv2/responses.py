@@ -11,6 +11,10 @@ and :mod:`.authorizers` do the work and lets the rest through to moto. Errors ar
 
 Every request here runs under the store's lock, and every write drops the store's cache of
 what stages serve (see :mod:`.models`).
+
+A stage write that turns access or execution logging on needs API Gateway's account-level
+CloudWatch role (:mod:`..apigateway.models`), as on AWS; once execution logging is on, the
+stage's execution log group exists (:mod:`..logs.stage_delivery`).
 """
 
 from __future__ import annotations
@@ -23,7 +27,9 @@ from urllib.parse import unquote
 
 from werkzeug.wrappers import Request, Response
 
+from ..apigateway.models import require_role
 from ..awsapi.dispatch import Forward
+from ..logs.stage_delivery import create_execution_log
 from ..moto_internals import deployments_of
 from ..settings import websocket_api_endpoint
 from . import authorizers, models
@@ -74,6 +80,7 @@ class ApiGatewayV2Extension:
     """The apigatewayv2 calls moto lacks or gets wrong for WEBSOCKET APIs."""
 
     def __init__(self, parts: CloudParts) -> None:
+        self.parts = parts
         self.store = parts.deployments
         self.settings = parts.settings
 
@@ -293,21 +300,33 @@ class ApiGatewayV2Extension:
         if call.item is None and call.method == "POST":
             stage_name = body.get("stageName")
             models.check_new_stage(api, stage_name)
+            if models.turns_logging_on(body):
+                require_role(self.parts, call.region)
             response = call.forward()
             stage = api.stages.get(stage_name)
             if response.status_code >= 300 or stage is None:
                 return response
             models.created_stage(api, stage, deployment_id)
+            self._execution_log_group(call, api, stage)
             return _json(201, models.stage_json(stage))
         if call.item is not None and call.sub is None and call.method == "PATCH":
             stage = api.stages.get(call.item)
             if stage is None:
                 raise StageNotFound()
+            if models.turns_logging_on(body):
+                require_role(self.parts, call.region)
             models.update_stage(api, stage, body)
+            self._execution_log_group(call, api, stage)
             return _json(200, models.stage_json(stage))
         return call.forward()  # delete_stage: moto forgets the stage and what it served
 
     # helpers ----------------------------------------------------------------------------
+
+    def _execution_log_group(self, call: _Call, api: Any, stage: Any) -> None:
+        """API Gateway makes the stage's execution log group when logging is turned on."""
+        if api.protocol_type == "WEBSOCKET" and models.execution_logging_on(stage):
+            create_execution_log(self.parts, api.api_id, stage.name,
+                                 call.region or self.parts.settings.region)
 
     def _api_or_none(self, call: _Call) -> Any:
         return self.store.backend(call.region).apis.get(call.api_id or "")

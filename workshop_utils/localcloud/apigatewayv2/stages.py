@@ -77,3 +77,6 @@ class StageView:
     # ThrottlingBurstLimit, ThrottlingRateLimit.
     default_route_settings: Mapping[str, Any] = field(default_factory=dict)
     route_settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # True when the stage or one of its routes has LoggingLevel ERROR or INFO: while it is
+    # False, an event's execution logging costs the gateway this one attribute read.
+    execution_logging: bool = False

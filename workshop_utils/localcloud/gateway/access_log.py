@@ -3,17 +3,18 @@
 The stage's AccessLogSettings give a destination (``arn:aws:logs:region:account:log-group:NAME``)
 and a Format with ``$context.*`` variables; each variable is filled in, and a variable that has
 no value for the event (or that the local cloud does not know) is written as ``-``, as AWS does.
+Lines are delivered with the account's CloudWatch role (:mod:`..logs.stage_delivery`).
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..apigatewayv2.stages import StageView
+from ..logs.stage_delivery import deliver, stream_of
 
 if TYPE_CHECKING:
     from ..parts import CloudParts
@@ -57,11 +58,10 @@ class AccessLog:
                         view.api_id, view.stage_name, view.access_log_destination_arn)
             return
         group, region = target
-        # One stream per stage, named like AWS's (a hex digest), stable across restarts.
-        stream = hashlib.md5(f"{view.api_id}/{view.stage_name}".encode()).hexdigest()
         try:
-            self.parts.logs.put(group, stream, [(ts_ms, render(view.access_log_format, values))],
-                                region=region)
+            deliver(self.parts, group, stream_of(view.api_id, view.stage_name),
+                    region or self.parts.settings.region,
+                    [(ts_ms, render(view.access_log_format, values))])
         except Exception:
             log.exception("writing the access log of %s/%s failed", view.api_id,
                           view.stage_name)
@@ -72,6 +72,7 @@ def context_values(view: StageView, info: Any, *, event_type: str, route_key: st
                    message_id: str | None = None, latency_ms: int | None = None,
                    integration_status: int | None = None, error_message: str | None = None,
                    integration_error: str | None = None,
+                   integration_request_id: str | None = None,
                    authorizer: AuthorizerOutcome | None = None) -> dict[str, Any]:
     """The ``$context`` variables of one event, by name (without ``$context.``).
 
@@ -103,6 +104,9 @@ def context_values(view: StageView, info: Any, *, event_type: str, route_key: st
         "integration.integrationStatus": integration_status,
         "integrationErrorMessage": integration_error,
         "integration.error": integration_error,
+        # The Lambda request id of the invocation ($context.awsEndpointRequestId's alias in
+        # the WebSocket list): what joins this line to the function's START/REPORT.
+        "integration.requestId": integration_request_id,
         "error.message": error_message,
         "error.messageString": f'"{error_message}"' if error_message else None,
     }

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from ..apigatewayv2.stages import AuthorizerView, RouteView, StageView
     from ..iam.resource_policies import ResourcePolicies
     from ..parts import CloudParts
+    from .execution_log import EventLog
 
 MAX_RESULT_BYTES = 8 * 1024  # "AWS Lambda authorizer result size: 8 KB" (WebSocket quotas)
 
@@ -180,7 +181,8 @@ class Authorizers:
         self.permissions = AuthorizerInvokePolicies(parts, resource_policies)
 
     async def authorize(self, view: StageView, route: RouteView, info: ConnectionInfo,
-                        request_id: str, now_ms: int, trace: str) -> AuthorizerOutcome:
+                        request_id: str, now_ms: int, trace: str,
+                        event_log: EventLog | None = None) -> AuthorizerOutcome:
         started = time.monotonic()
         authorizer = route.authorizer
         if route.authorization_type != "CUSTOM":  # AWS_IAM is refused at create_route

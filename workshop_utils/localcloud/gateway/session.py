@@ -253,11 +253,13 @@ class GatewaySession(asyncio.Protocol):
         101 or the refusal; reading stays paused until they have answered."""
         gateway = self.gateway
         try:
-            request = gateway.connect_request()
+            request = gateway.connect_request(view, info)
             authorized = None
             if route.authorization_type != "NONE":
                 authorized = await gateway.authorize(view, route, info, request)
                 if self.lost:  # the client left before it was let in: nothing to undo
+                    if authorized.allowed:
+                        gateway.connect_abandoned(view, info, request)
                     return
                 if not authorized.allowed:
                     self._write_refusal(authorized.refusal())

@@ -663,7 +663,9 @@ COMMON_FORMAT = " ".join(f"$context.{name}" for name in (
 
 def access_logged(cloud: LocalCloud, fns: dict[str, str], name: str,
                   fmt: str) -> tuple[dict[str, Any], str]:
-    """An API behind gwa-auth whose stage writes ``fmt`` to its own log group."""
+    """An API behind gwa-auth whose stage writes ``fmt`` to its own log group (the account
+    gets API Gateway's CloudWatch role first: access logging needs it, on AWS and here)."""
+    kit.ensure_logging_role(cloud)
     group = f"/workshop/{name}-access"
     built = kit.build_websocket_api(
         cloud, name, {"$connect": fns["echo"], "$default": fns["echo"]},

@@ -156,6 +156,7 @@ class Invoked:
     latency_ms: int
     error: str | None = None  # not invoked, timed out, refused by Lambda, or the runtime failed
     request_id: str | None = None  # Lambda's request id: of the result, or of its refusal
+    status: int | None = None  # Lambda's HTTP status: of the result, or of its refusal (429)
 
 
 async def invoke_bounded(parts: CloudParts, function_arn: str, payload: bytes,
@@ -191,13 +192,13 @@ async def invoke_bounded(parts: CloudParts, function_arn: str, payload: bytes,
                         f"request id: {request_id}")
             trace.error(f"Execution failed due to configuration error: {exc.message}")
         return Invoked(None, latency, f"Lambda invocation failed with status {exc.code}: "
-                       f"{exc.message} ({function_arn})", request_id)
+                       f"{exc.message} ({function_arn})", request_id, exc.code)
     except Exception as exc:  # a runtime failure must not reach the client as a traceback
         log.exception("invoking %s failed", function_arn)
         if trace is not None:
             trace.error("Execution failed due to an internal error")
         return Invoked(None, latency, f"invocation failed: {type(exc).__name__}: {exc}")
-    return Invoked(result, latency, request_id=result.request_id)
+    return Invoked(result, latency, request_id=result.request_id, status=result.status_code)
 
 
 class Integrations:

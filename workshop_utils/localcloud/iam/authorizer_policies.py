@@ -110,6 +110,17 @@ class AuthorizerInvokePolicies:
         ARN is ``source_arn``; otherwise why not (for the cloud's log)."""
         if not credentials_arn:
             return self.resource_policies.check(function_arn, source_arn)
+        denied = self._assume_denial(credentials_arn, source_arn)
+        if denied is not None:
+            return denied
+        return self.parts.identity_policies.denial(credentials_arn, "apigateway",
+                                                   "lambda:InvokeFunction", function_arn)
+
+    def may_assume(self, credentials_arn: str, source_arn: str) -> bool:
+        """Whether API Gateway can assume the authorizer's credentials role at all."""
+        return self._assume_denial(credentials_arn, source_arn) is None
+
+    def _assume_denial(self, credentials_arn: str, source_arn: str) -> str | None:
         role_name = credentials_arn.rsplit("/", 1)[-1]
         try:
             role = self.parts.moto_backend("iam", "global").get_role(role_name)
@@ -120,5 +131,4 @@ class AuthorizerInvokePolicies:
                                   source_arn=source_arn):
             return (f"the authorizer's credentials role {credentials_arn} does not trust "
                     f"{API_GATEWAY} (its trust policy must allow sts:AssumeRole)")
-        return self.parts.identity_policies.denial(credentials_arn, "apigateway",
-                                                   "lambda:InvokeFunction", function_arn)
+        return None

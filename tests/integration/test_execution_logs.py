@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
 
 from tests.timing import SECOND, milliseconds
 from workshop_utils.localcloud import LocalCloud
@@ -340,6 +341,50 @@ def test_an_integration_timeout_is_logged_without_a_lambda_request_id(
         f"[{api['api_id']}] with response status code [500]."]
     assert not any(line.startswith(("Received response", "AWS Integration Endpoint"))
                    for line in lines)
+
+
+def test_a_throttled_function_is_logged_as_lambda_s_429(cloud: LocalCloud,
+                                                      fns: dict[str, str]) -> None:
+    """The integration's function has reserved concurrency 0, so the runtime refuses the
+    Invoke as Lambda does (429 TooManyRequestsException, "Rate Exceeded.": issue 13): the
+    client gets Internal server error and, at INFO, the request's lines after "Sending request
+    to" are Lambda's 429 in REST's observed words ("Lambda invocation failed with status: 429.
+    Lambda request id: <id>", "Execution failed due to configuration error: Rate Exceeded.",
+    a 2025 capture), the message's outcome, and that Lambda request id; the function never
+    ran. A $connect whose function is throttled is refused with 502, logged the same way."""
+    arn = kit.deploy_function(cloud, "gwx-throttled", TRACED_SOURCE)
+    cloud.client("lambda").put_function_concurrency(FunctionName="gwx-throttled",
+                                                    ReservedConcurrentExecutions=0)
+    api = logged_api(cloud, "gwx-throttled", {"$default": arn})
+    frame, lines = failing_message(cloud, api, "anyone?", until="Rate Exceeded")
+    sending = next(i for i, line in enumerate(lines) if line.startswith("Sending request to"))
+    assert_lines(lines[sending + 1:], [
+        f"Lambda invocation failed with status: 429. Lambda request id: ({UUID})",
+        re.escape("Execution failed due to configuration error: Rate Exceeded."),
+        re.escape(f"Message from client [Connection Id: {frame['connectionId']}] sent to API "
+                  f"[{api['api_id']}] with response status code [500]."),
+        f"AWS Integration Endpoint RequestId : {UUID}",
+    ])
+    lambda_request_id = re.search(UUID, lines[sending + 1])[0]  # type: ignore[index]
+    assert lines[-1].endswith(lambda_request_id)
+    logs = cloud.client("logs")
+    try:
+        ran = logs.filter_log_events(logGroupName="/aws/lambda/gwx-throttled")["events"]
+    except logs.exceptions.ResourceNotFoundException:
+        ran = []
+    assert ran == []
+
+    connect_api = logged_api(cloud, "gwx-throttled-connect", {"$connect": arn},
+                             default={"LoggingLevel": "ERROR"})
+    with pytest.raises(InvalidStatus) as refused:
+        kit.run_async(exchange(connect_api["url"]))
+    assert refused.value.response.status_code == 502
+    connect_lines = [e["message"].split(") ", 1)[1] for e in execution_events(cloud, connect_api)]
+    assert_lines(connect_lines, [
+        f"Lambda invocation failed with status: 429. Lambda request id: {UUID}",
+        re.escape("Execution failed due to configuration error: Rate Exceeded."),
+        f"AWS Integration Endpoint RequestId : {UUID}",
+    ])
 
 
 def test_a_function_deleted_under_its_route_has_no_permission_left(

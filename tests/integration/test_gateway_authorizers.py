@@ -447,6 +447,42 @@ def test_the_authorizer_gets_the_request_event_aws_sends(cloud: LocalCloud,
     assert connect_event["headers"]["X-Amzn-Trace-Id"] == headers["X-Amzn-Trace-Id"]
 
 
+def test_the_authorizer_event_carries_the_serving_stage_s_variables(
+        cloud: LocalCloud, fns: dict[str, str]) -> None:
+    """Two stages of one deployment with their own StageVariables (stage variables belong to
+    the stage, not the deployment: the Developer Guide's "Setting up stage variables for a
+    WebSocket API"): the REQUEST event's ``stageVariables`` (WS-AUTH's example has the key) is
+    the serving stage's map, as the later integration events' is; a ``stageVariables.room``
+    identity source is read from that stage too (MODEL's IdentitySource forms), so on a stage
+    without ``room`` the handshake is 401 and the authorizer is not invoked."""
+    apigw = cloud.client("apigatewayv2")
+    built = kit.build_websocket_api(
+        cloud, "gwa-stage-vars", {"$connect": fns["echo"], "$default": fns["echo"]},
+        two_way=("$default",), stage="blue", stage_kwargs={"StageVariables": {
+            "room": "blue-room", "colour": "blue"}})
+    kit.attach_authorizer(cloud, built, fns["auth"], identity_source=(
+        "route.request.querystring.token", "stageVariables.room"))
+    deployment = apigw.create_deployment(ApiId=built["api_id"])["DeploymentId"]
+    apigw.update_stage(ApiId=built["api_id"], StageName="blue", DeploymentId=deployment)
+    apigw.create_stage(ApiId=built["api_id"], StageName="green", DeploymentId=deployment,
+                       StageVariables={"room": "green-room"})
+    apigw.create_stage(ApiId=built["api_id"], StageName="plain", DeploymentId=deployment)
+    variables = {"blue": {"room": "blue-room", "colour": "blue"},
+                 "green": {"room": "green-room"}}
+    for stage, expected in variables.items():
+        marker = probe()
+        url = f"{cloud.websocket_url(built['api_id'], stage)}?token=ann&probe={marker}"
+        message = kit.run_async(chat(url))
+        (event,) = authorizer_events(cloud, marker)
+        assert event["requestContext"]["stage"] == stage
+        assert event["stageVariables"] == expected
+        assert message["stageVariables"] == expected  # the integration's, same stage
+    marker = probe()
+    plain = cloud.websocket_url(built["api_id"], "plain")
+    assert status_of(f"{plain}?token=ann&probe={marker}") == 401
+    assert not_invoked(cloud, cloud.websocket_url(built["api_id"], "blue"), marker)
+
+
 def test_an_allowed_connection_carries_the_authorizer_context_in_every_event(
         cloud: LocalCloud, api: dict[str, Any]) -> None:
     """Allow: the $connect integration runs with requestContext.authorizer = principalId, the

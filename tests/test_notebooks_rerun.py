@@ -9,7 +9,6 @@ from __future__ import annotations
 import pytest
 
 from tests.integration.chatstack import target_for
-from tests.integration.kit import ensure_logging_role
 from workshop_utils.cleanup import leftovers
 from workshop_utils.localcloud import LocalCloud
 from workshop_utils.walkthrough import execute, notebook_paths
@@ -17,11 +16,8 @@ from workshop_utils.walkthrough import execute, notebook_paths
 
 @pytest.fixture
 def fresh_cloud(monkeypatch):
-    """A local cloud of the test's own, set as the environment's workshop target; its account
-    has API Gateway's CloudWatch role, as an instructor sets it (notebook 06 turns access
-    logging on; transitional, until notebook 06 sets the role itself)."""
+    """A local cloud of the test's own, set as the environment's workshop target."""
     with LocalCloud() as cloud:
-        ensure_logging_role(cloud)
         monkeypatch.setenv("WORKSHOP_HOME", str(cloud.settings.home))
         monkeypatch.setenv("WORKSHOP_TARGET", "local")
         monkeypatch.delenv("WORKSHOP_PREFIX", raising=False)

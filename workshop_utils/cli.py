@@ -9,6 +9,7 @@ through ``cli_errors.explain``; ``--debug`` (or ``WORKSHOP_DEBUG=1``) shows the 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import difflib
 import json
 import os
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from . import localcloud, ports
-from .cli_errors import USAGE, CommandError, explain
+from .cli_errors import FAILED, USAGE, CommandError, explain
 from .localcloud import CloudSettings, default_home
 
 
@@ -309,6 +310,11 @@ def build_parser() -> argparse.ArgumentParser:
     def leaf(group: Any, name: str, func: Any, **kwargs: Any) -> argparse.ArgumentParser:
         command = group.add_parser(name, **kwargs)
         command.set_defaults(func=func, parser=command)
+        # The global options work after the command too (`workshop cloud status --home X`);
+        # SUPPRESS keeps a value given before the command when none is given after it.
+        command.add_argument("--home", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+        command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                             help=argparse.SUPPRESS)
         return command
 
     lab = leaf(sub, "lab", cmd_lab,
@@ -376,6 +382,12 @@ def main(argv: list[str] | None = None) -> int:
         if extras:
             raise unrecognized(args.parser, extras)
         return args.func(args)
+    except BrokenPipeError:
+        # `workshop cloud status | head`: the reader left; say nothing more (and let the
+        # interpreter's final flush of stdout go nowhere instead of failing again).
+        with contextlib.suppress(OSError, ValueError):  # stdout may be no file (a test)
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return FAILED
     except (Exception, KeyboardInterrupt) as exc:
         if debug:
             raise

@@ -135,6 +135,10 @@ def terminal_command(env: Mapping[str, str], cloud_home: Path) -> list[str]:
     return [shutil.which("sh", path=env.get("PATH")) or "/bin/sh", "-i"]
 
 
+HIDDEN_IN_FILE_BROWSER = ["__pycache__", "*.pyc", "*.pyo", ".DS_Store", "*.so", "*.dylib", "*~",
+                          "*.egg-info"]
+
+
 def jupyter_command(port: int, *, repo: Path, open_browser: bool, as_root: bool,
                     shell: list[str]) -> list[str]:
     """``python -m jupyterlab`` rooted at ``repo``, opening on the first notebook."""
@@ -145,6 +149,9 @@ def jupyter_command(port: int, *, repo: Path, open_browser: bool, as_root: bool,
         f"--ServerApp.root_dir={repo}",
         f"--LabApp.default_url=/lab/tree/{FIRST_PAGE}",
         "--ServerApp.terminado_settings=" + json.dumps({"shell_command": shell}),
+        # Jupyter's own hidden files, plus what `pip install -e .` leaves at the root: the
+        # learner's file browser shows the workshop, not its packaging.
+        "--ContentsManager.hide_globs=" + json.dumps(HIDDEN_IN_FILE_BROWSER),
     ]
     if not open_browser:
         command.append("--no-browser")

@@ -163,7 +163,6 @@ class Target:
     prefix: str
     profile: str | None = None
     aws_endpoint: str | None = None  # local only
-    websocket_url_template: str | None = None  # local only
     management_url_template: str | None = None  # local only
     permissions_boundary: str | None = None  # WORKSHOP_PERMISSIONS_BOUNDARY
     # local only: (access key id, secret) of an IAM user made in the local cloud, so that
@@ -250,11 +249,13 @@ class Target:
         return self.identity.account
 
     def websocket_url(self, api_id: str, stage: str) -> str:
-        """The URL chat clients connect to (``wss://…`` on AWS)."""
-        if self.is_local:
-            assert self.websocket_url_template
-            return self.websocket_url_template.format(api_id=api_id, stage=stage)
-        return f"wss://{api_id}.execute-api.{self.region}.{self.dns_suffix}/{stage}"
+        """The URL chat clients connect to: ``f"{ApiEndpoint}/{stage}"`` on both targets.
+
+        AWS's ApiEndpoint is ``wss://<api-id>.execute-api.<region>.amazonaws.com``; the local
+        cloud's is ``ws://127.0.0.1:<port>/<api-id>``, which a client here can open.
+        """
+        endpoint = self.client("apigatewayv2").get_api(ApiId=api_id)["ApiEndpoint"]
+        return f"{endpoint}/{stage}"
 
     def management_endpoint(self, api_id: str, stage: str) -> str:
         """The endpoint_url of the @connections API of a stage."""
@@ -347,7 +348,6 @@ def local_target(state: dict[str, Any], prefix: str = LOCAL_PREFIX,
     target = Target(
         "local", region=state["region"], prefix=valid_prefix(prefix),
         aws_endpoint=state["aws_endpoint"],
-        websocket_url_template=state["websocket_url_template"],
         management_url_template=state["management_url_template"],
     )
     if credentials is not None:

@@ -9,11 +9,14 @@ import io
 import json
 import textwrap
 import zipfile
+from pathlib import Path
 from typing import Any
 
 from tests.timing import SECOND, whole_seconds
 from workshop_utils.localcloud import LocalCloud
 from workshop_utils.stack import allow_invoke_from_api
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 TRUST_POLICY = {
     "Version": "2012-10-17",
@@ -55,6 +58,44 @@ def ensure_role(cloud: LocalCloud, name: str = "test-lambda-role",
         if policy is not None:
             iam.put_role_policy(RoleName=name, PolicyName="test-permissions",
                                 PolicyDocument=json.dumps(policy))
+    return arn
+
+
+# API Gateway's account-level CloudWatch role, as the developer guide sets it up ("create an IAM
+# role with apigateway.amazonaws.com as its trusted entity", with the permissions of
+# AmazonAPIGatewayPushToCloudWatchLogs), and as `workshop class setup` makes it for a class.
+LOGGING_ROLE = "test-apigateway-logs"
+LOGGING_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": "apigateway.amazonaws.com"},
+                   "Action": "sts:AssumeRole"}],
+}
+LOGGING_PERMISSIONS = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Resource": "arn:aws:logs:*:123456789012:*", "Action": [
+        "logs:CreateLogGroup", "logs:CreateLogStream", "logs:DescribeLogGroups",
+        "logs:DescribeLogStreams", "logs:PutLogEvents", "logs:GetLogEvents",
+        "logs:FilterLogEvents"]}],
+}
+
+
+def ensure_logging_role(cloud: LocalCloud) -> str:
+    """Set API Gateway's account CloudWatch role (once per cloud): what stage access and
+    execution logging need first, on AWS and here."""
+    apigateway = cloud.client("apigateway")
+    current = apigateway.get_account().get("cloudwatchRoleArn")
+    if current:
+        return current
+    iam = cloud.client("iam")
+    try:
+        arn = iam.get_role(RoleName=LOGGING_ROLE)["Role"]["Arn"]
+    except iam.exceptions.NoSuchEntityException:
+        arn = iam.create_role(RoleName=LOGGING_ROLE,
+                              AssumeRolePolicyDocument=json.dumps(LOGGING_TRUST))["Role"]["Arn"]
+    iam.put_role_policy(RoleName=LOGGING_ROLE, PolicyName="push-to-cloudwatch-logs",
+                        PolicyDocument=json.dumps(LOGGING_PERMISSIONS))
+    apigateway.update_account(patchOperations=[
+        {"op": "replace", "path": "/cloudwatchRoleArn", "value": arn}])
     return arn
 
 
@@ -172,6 +213,30 @@ def build_websocket_api(
                            DeploymentId=deployment["DeploymentId"], **(stage_kwargs or {}))
     return {"api_id": api_id, "stage": stage, "url": cloud.websocket_url(api_id, stage),
             "route_ids": route_ids, "integration_ids": integration_ids}
+
+
+def attach_authorizer(cloud: LocalCloud, api: dict[str, Any], function_arn: str, *,
+                      identity_source: tuple[str, ...] = ("route.request.querystring.token",),
+                      name: str = "authorizer", permit: bool = True) -> str:
+    """A Lambda REQUEST authorizer on ``api``'s ``$connect`` route (from
+    :func:`build_websocket_api`), as the developer guide sets one up: create_authorizer,
+    add_permission for its ``/authorizers/<id>`` SourceArn, update_route to CUSTOM. Returns
+    the authorizer id. Not deployed: an AutoDeploy stage serves it at once, others need a
+    deployment."""
+    apigw = cloud.client("apigatewayv2")
+    authorizer_id = apigw.create_authorizer(
+        ApiId=api["api_id"], Name=name, AuthorizerType="REQUEST",
+        AuthorizerUri=lambda_integration_uri(cloud.region, function_arn),
+        IdentitySource=list(identity_source))["AuthorizerId"]
+    if permit:
+        cloud.client("lambda").add_permission(
+            FunctionName=function_arn, StatementId=f"authorizer-{authorizer_id}",
+            Action="lambda:InvokeFunction", Principal="apigateway.amazonaws.com",
+            SourceArn=(f"arn:aws:execute-api:{cloud.region}:123456789012:{api['api_id']}"
+                       f"/authorizers/{authorizer_id}"))
+    apigw.update_route(ApiId=api["api_id"], RouteId=api["route_ids"]["$connect"],
+                       AuthorizationType="CUSTOM", AuthorizerId=authorizer_id)
+    return authorizer_id
 
 
 # --- gateway tests ------------------------------------------------------------------------

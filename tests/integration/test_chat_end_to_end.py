@@ -4,13 +4,15 @@ the local cloud, with three real WebSocket clients talking through the gateway."
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
+from collections.abc import AsyncIterator
 
 from tests.integration.chatstack import chat_stack_fixture, connection_ids
 from tests.timing import SECOND
 from workshop_utils.chat import ChatRoom, parse
-from workshop_utils.waiting import read_log_events
+from workshop_utils.waiting import read_log_events, wait_for_log_events
 
 chat_stack = chat_stack_fixture(prefix="wschat-trio")
 
@@ -83,6 +85,23 @@ def test_three_clients_chat_through_the_gateway(chat_stack) -> None:
         time.sleep(0.05 * SECOND)
 
 
+@contextlib.asynccontextmanager
+async def room_with_a_stray_row(chat_stack, row_id: str, *names: str) -> AsyncIterator[ChatRoom]:
+    """``names`` join, then a row for ``row_id`` (a connection the gateway does not have) is
+    put in the table, as a missed $disconnect leaves one; the room closes on the way out."""
+    cloud, target, api = chat_stack
+    async with asyncio.timeout(60 * SECOND):
+        room = ChatRoom(api.url, settle_s=0.2 * SECOND)
+        try:
+            for name in names:
+                await room.join(name)
+            target.client("dynamodb").put_item(TableName=target.names.table, Item={
+                "connectionId": {"S": row_id}, "name": {"S": "stray"}})
+            yield room
+        finally:
+            await room.close()
+
+
 def test_a_stale_connection_is_removed_by_the_next_broadcast(chat_stack) -> None:
     """A real connection that closed without its $disconnect reaching the table (as notebook
     05 shows it: save its item, let it leave, put the item back): posting to it is a real 410
@@ -133,3 +152,29 @@ def test_a_stale_connection_is_removed_by_the_next_broadcast(chat_stack) -> None
     assert stale and stale[-1]["stale_removed"] == 1 and stale[-1]["failed"] == 0
     assert any(line.get("event") == "stale_removed"
                and line["connectionId"] == saved["connectionId"]["S"] for line in lines)
+
+
+def test_a_malformed_id_in_the_table_is_a_failed_post_and_stays(chat_stack) -> None:
+    """@connections answers 400 BadRequestException for a string that is not a connection id
+    (as AWS does), not 410: the broadcast counts it as failed and logs its error code, does not
+    delete the row (only a GoneException means "gone"), and everyone else gets the message."""
+    cloud, target, api = chat_stack
+    bogus = "GhostConnId0="  # 13 characters: not an id's shape
+
+    async def scenario() -> None:
+        async with room_with_a_stray_row(chat_stack, bogus, "fay", "gus") as room:
+            await room.clients["fay"].send("hello, is this on?")
+            assert await room.clients["gus"].wait_for(
+                lambda f: f.get("text") == "hello, is this on?")
+
+    asyncio.run(scenario())
+    group = f"/aws/lambda/{target.names.function('broadcast')}"
+    # The line is written when the broadcast ends, which may be after gus got the message.
+    failures = [json.loads(e["message"]) for e in wait_for_log_events(
+        target.client("logs"), group, filter_pattern='"post_failed"', timeout_s=30 * SECOND)]
+    assert failures, "no post_failed line from the broadcast"
+    assert {"event": "post_failed", "connectionId": bogus,
+            "errorCode": "BadRequestException"}.items() <= failures[-1].items()
+    assert connection_ids(target, "stray") == [bogus]
+    target.client("dynamodb").delete_item(TableName=target.names.table,
+                                          Key={"connectionId": {"S": bogus}})

@@ -14,11 +14,14 @@ from typing import Any
 
 import boto3
 import pytest
+from websockets.asyncio.client import connect
 from werkzeug.serving import make_server
 
-from tests.integration.kit import lambda_integration_uri
+from tests.integration import kit
+from tests.integration.kit import ensure_logging_role, lambda_integration_uri
 from tests.timing import SECOND
 from workshop_utils.localcloud import LocalCloud
+from workshop_utils.localcloud.apigateway.responses import ApiGatewayAccountExtension
 from workshop_utils.localcloud.apigatewayv2.models import DeploymentStore
 from workshop_utils.localcloud.apigatewayv2.responses import ApiGatewayV2Extension
 from workshop_utils.localcloud.awsapi.dispatch import AwsApiApp
@@ -50,7 +53,9 @@ def _ws_api(apigw: Any, name: str, routes: tuple[str, ...] = ("$connect",)) -> d
 
 @pytest.fixture(scope="module")
 def apigw(cloud: LocalCloud) -> Any:
-    """A boto3 apigatewayv2 client on the session's local cloud."""
+    """A boto3 apigatewayv2 client on the session's local cloud, whose account has API
+    Gateway's CloudWatch role (these tests turn stage logging on)."""
+    ensure_logging_role(cloud)
     return cloud.client("apigatewayv2")
 
 
@@ -61,19 +66,47 @@ def test_websocket_api_needs_a_route_selection_expression(apigw: Any) -> None:
     assert "RouteSelectionExpression is required" in str(err.value)
 
 
-def test_websocket_api_endpoint_is_wss(apigw: Any) -> None:
-    """AWS: a WEBSOCKET API's ApiEndpoint is wss://{api-id}.execute-api.{region}.amazonaws.com."""
-    api = apigw.create_api(Name="wss-endpoint", ProtocolType="WEBSOCKET",
+def test_websocket_api_endpoint_is_one_a_client_here_can_open(cloud: LocalCloud,
+                                                               apigw: Any) -> None:
+    """Rule (SPEC-gateway "What is served", chosen): a WEBSOCKET API's ApiEndpoint is
+    ws://127.0.0.1:<gateway port>/<api-id> in create_api, get_api, get_apis and update_api,
+    so that f"{ApiEndpoint}/{stage}" is the stage URL, as AWS's docs and samples write it
+    (AWS: wss://<api-id>.execute-api.<region>.amazonaws.com, botocore apigatewayv2 model
+    "Api.ApiEndpoint"; AWS's Python chat sample connects to f"{api_endpoint}/test"). HTTP
+    APIs keep moto's https:// endpoint."""
+    api = apigw.create_api(Name="ws-endpoint", ProtocolType="WEBSOCKET",
                            RouteSelectionExpression="$request.body.action")
-    expected = f"wss://{api['ApiId']}.execute-api.{REGION}.amazonaws.com"
+    port = cloud.state["websocket_url_template"].split(":")[2].split("/")[0]
+    expected = f"ws://127.0.0.1:{port}/{api['ApiId']}"
     assert api["ApiEndpoint"] == expected
     assert apigw.get_api(ApiId=api["ApiId"])["ApiEndpoint"] == expected
     listed = {a["ApiId"]: a for a in apigw.get_apis()["Items"]}
     assert listed[api["ApiId"]]["ApiEndpoint"] == expected
     updated = apigw.update_api(ApiId=api["ApiId"], Description="renamed")
     assert updated["ApiEndpoint"] == expected
+    assert f"{expected}/dev" == cloud.websocket_url(api["ApiId"], "dev")
     http = apigw.create_api(Name="http-endpoint", ProtocolType="HTTP")
-    assert http["ApiEndpoint"].startswith("https://")
+    assert http["ApiEndpoint"] == (
+        f"https://{http['ApiId']}.execute-api.{REGION}.amazonaws.com")
+
+
+def test_the_stage_url_built_from_api_endpoint_opens(cloud: LocalCloud, apigw: Any) -> None:
+    """Rule: websockets.connect(f"{ApiEndpoint}/{stage}") reaches the stage, with the API
+    found by name through the get_apis paginator, as AWS's Python chat sample does."""
+    api_id = kit.build_mock_api(cloud, "ws-endpoint-opens", stage="live")["api_id"]
+    found = [item["ApiEndpoint"]
+             for page in apigw.get_paginator("get_apis").paginate()
+             for item in page["Items"] if item["Name"] == "ws-endpoint-opens"]
+    assert len(found) == 1 and found[0].startswith("ws://127.0.0.1:")  # stays on loopback
+
+    async def scenario() -> str:
+        async with connect(f"{found[0]}/live", open_timeout=10 * SECOND) as ws:
+            await ws.send("hello")
+            return await ws.recv()
+
+    answer = kit.run_async(scenario())
+    assert answer.startswith('{"message": "Forbidden"')  # served: no route takes "hello"
+    assert found[0].endswith(f"/{api_id}")
 
 
 def test_deployments_are_created_read_listed_updated_and_deleted(apigw: Any) -> None:
@@ -274,12 +307,16 @@ class InProcessCloud:
         self.cloud = Cloud(CloudSettings(home=tmp, aws_port=0, ws_port=0))
         self.store = self.cloud.deployments = DeploymentStore(self.cloud)
         app = AwsApiApp(DomainDispatcherApplication(create_backend_app),
-                        [ApiGatewayV2Extension(self.cloud)])
+                        [ApiGatewayV2Extension(self.cloud), ApiGatewayAccountExtension(self.cloud)])
         self.server = make_server("127.0.0.1", 0, app, threaded=True)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
-        self.apigw = boto3.client(
-            "apigatewayv2", endpoint_url=f"http://127.0.0.1:{self.server.server_port}",
+        self.apigw = self.client("apigatewayv2")
+
+    def client(self, service: str) -> Any:
+        """A boto3 client of ``service`` on this endpoint (what ``LocalCloud.client`` gives)."""
+        return boto3.client(
+            service, endpoint_url=f"http://127.0.0.1:{self.server.server_port}",
             region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing",
         )
 
@@ -391,6 +428,7 @@ def test_stage_settings_reach_the_view(local: InProcessCloud) -> None:
     """AWS: a stage's AccessLogSettings and StageVariables belong to the stage, not the
     deployment: changing them with update_stage applies at once."""
     apigw, store = local.apigw, local.store
+    ensure_logging_role(local)  # stage logging needs the account's CloudWatch role
     api_id = _ws_api(apigw, "settings")["api_id"]
     deployment_id = apigw.create_deployment(ApiId=api_id)["DeploymentId"]
     arn = "arn:aws:logs:us-east-1:123456789012:log-group:chat-access"

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from tests.timing import SECOND
 from workshop_utils.localcloud import GatewayLimits, LocalCloud
@@ -215,3 +215,33 @@ def test_integration_timeout_is_capped_by_the_limit(small: LocalCloud,
         await ws.close()
 
     kit.run_async(scenario())
+
+
+SLOW_AUTHORIZER_SOURCE = f"""
+import time
+
+def handler(event, context):
+    time.sleep({6 * LIMITS.integration_timeout_s!r})
+    return {{"principalId": "late", "policyDocument": {{"Version": "2012-10-17", "Statement": [
+        {{"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": event["methodArn"]}}]}}}}
+"""
+
+
+def test_an_authorizer_that_outlives_the_integration_timeout_is_refused_with_500(
+        small: LocalCloud) -> None:
+    """Rule: API Gateway waits for a $connect authorizer no longer than the integration
+    timeout (chosen: WebSocket's 29 s, here shrunk; REST answers 500 when it "times out while
+    waiting for the Lambda authorizer"); its late Allow does not let the client in."""
+    echo = kit.deploy_function(small, "gwl-auth-echo", kit.ECHO_SOURCE)
+    slow = kit.deploy_function(small, "gwl-auth-slow", SLOW_AUTHORIZER_SOURCE,
+                               timeout=10 * SECOND)
+    built = kit.build_websocket_api(small, "gwl-auth", {"$connect": echo}, auto_deploy=True)
+    kit.attach_authorizer(small, built, slow)
+
+    async def scenario() -> int:
+        with pytest.raises(InvalidStatus) as refused:
+            async with connect(built["url"] + "?token=t", open_timeout=20 * SECOND):
+                pass
+        return refused.value.response.status_code
+
+    assert kit.run_async(scenario()) == 500

@@ -141,6 +141,7 @@ def access_logged_api(cloud: LocalCloud, name: str, routes: dict[str, str],
                       **kwargs: Any) -> tuple[dict[str, Any], str]:
     """A deployed API whose stage writes ACCESS_FORMAT lines to its own log group."""
     group = f"/workshop/{name}-access"
+    kit.ensure_logging_role(cloud)
     api = kit.build_websocket_api(cloud, name, routes, stage_kwargs={"AccessLogSettings": {
         "DestinationArn": f"arn:aws:logs:{cloud.region}:123456789012:log-group:{group}",
         "Format": ACCESS_FORMAT}}, **kwargs)

@@ -203,6 +203,7 @@ def assert_lab_works(lab: Lab, expected_uid: int, bin_dir: Path = BIN) -> None:
     # rooted at the checkout: the notebooks and the Lambda code are both in the file browser
     root = {item["name"] for item in lab.api("GET", "/api/contents")["content"]}
     assert {"notebooks", "lambda_src", "README.md"} <= root
+    assert not [name for name in root if name.endswith(".egg-info")], "packaging is hidden"
     code = lab.api("GET", "/api/contents/lambda_src/broadcast/app.py")
     assert code["type"] == "file" and "def lambda_handler" in code["content"]
 

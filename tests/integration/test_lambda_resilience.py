@@ -137,7 +137,7 @@ def handler(event, context):
         endpoint_url=f"https://{event['api']}.execute-api.us-east-1.amazonaws.com/prod",
     )
     try:
-        client.post_to_connection(ConnectionId="nope=", Data=b"hi")
+        client.post_to_connection(ConnectionId="NopeNopeNopeNo0=", Data=b"hi")
     except client.exceptions.GoneException as exc:
         return {"gone": True, "status": exc.response["ResponseMetadata"]["HTTPStatusCode"]}
     except Exception as exc:

@@ -232,25 +232,70 @@ def test_an_init_error_fails_every_invocation_with_lambda_s_error_type(
         cloud: LocalCloud, handler: str, files: dict[str, str], error_type: str,
         message: str) -> None:
     """A missing handler, a missing module, a malformed handler name or a failing import fails
-    each invocation with Lambda's Runtime.* error type and message, and logs it."""
+    each invocation with Lambda's Runtime.* error type and message, logged as AWS logs it: the
+    init fails (INIT_REPORT Phase: init), Lambda runs it again in the invoke phase (Phase:
+    invoke), then START, END and a REPORT with Status: error and no Init Duration.
+
+    AWS: a complete CloudWatch capture of a python3.12 function, 2026-04-22
+    (/work/research/lambda-and-iam.md §2.2), and awslambdaric PR #163 (init errors are
+    reported in init, so the payload's requestId is "": LocalStack's AWS snapshot
+    test_lambda_runtime_error, 2025-11-24, §2.3)."""
     name = "rt-init-" + error_type.split(".")[1].lower() + ("-dep" if "not_inst" in message
                                                             else "")
     deploy_function(cloud, name, files, handler=handler)
+    streams = set()
     for _ in range(2):  # the failed environment is thrown away; the next invoke fails the same
         resp = invoke_json(cloud, name)
         assert resp["FunctionError"] == "Unhandled"
         assert resp["Payload"] == {"errorMessage": message, "errorType": error_type,
-                                   "requestId": request_id(resp), "stackTrace": []}
-    messages = [e["message"] for e in events_of(cloud, name, request_id(resp))]
-    assert f"[ERROR] {error_type}: {message}\nTraceback (most recent call last):" in "".join(
-        messages) or any(m.startswith(f"[ERROR] {error_type}: {message}") for m in
-                         _all_messages(cloud, name))
+                                   "requestId": "", "stackTrace": []}
+        stream, messages = stream_of(cloud, name, request_id(resp))
+        streams.add(stream)
+        assert_failed_init_log(messages, request_id(resp), error_type, message)
+    assert len(streams) == 2  # a new environment for each invocation
+
+
+def assert_failed_init_log(messages: list[str], rid: str, error_type: str,
+                           message: str) -> None:
+    """The whole log stream of an invocation whose init failed, as AWS writes it."""
+    warning = re.compile(r"^\[WARNING\]\t\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\t\t"
+                         r"LAMBDA_WARNING: Unhandled exception\. The most likely cause is an "
+                         r"issue in the function code\. .* see https://docs\.aws\.amazon\.com/"
+                         r"lambda/latest/dg/runtimes-update\.html\n$")
+    error = f"[ERROR] {error_type}: {message}\nTraceback (most recent call last):"
+    assert len(messages) == 9, messages
+    for phase, at in (("init", 0), ("invoke", 3)):
+        assert warning.match(messages[at]), messages[at]
+        assert messages[at + 1] == error
+        assert re.fullmatch(rf"INIT_REPORT Init Duration: \d+\.\d\d ms\tPhase: {phase}\t"
+                            rf"Status: error\tError Type: {re.escape(error_type)}\n",
+                            messages[at + 2]), messages[at + 2]
+    assert messages[6] == f"START RequestId: {rid} Version: $LATEST\n"
+    assert messages[7] == f"END RequestId: {rid}\n"
+    assert re.fullmatch(rf"REPORT RequestId: {rid}\tDuration: \d+\.\d\d ms\tBilled Duration: "
+                        r"\d+ ms\tMemory Size: 128 MB\tMax Memory Used: \d+ MB\tStatus: error"
+                        rf"\tError Type: {re.escape(error_type)}\n", messages[8]), messages[8]
 
 
 def _all_messages(cloud: LocalCloud, name: str) -> list[str]:
     logs = cloud.client("logs")
     return [e["message"] for e in
             logs.filter_log_events(logGroupName=f"/aws/lambda/{name}")["events"]]
+
+
+def stream_of(cloud: LocalCloud, name: str, rid: str, timeout: float = 10 * SECOND
+              ) -> tuple[str, list[str]]:
+    """The log stream in which invocation ``rid`` ran, and all its messages."""
+    logs = cloud.client("logs")
+    deadline = time.monotonic() + timeout
+    while True:
+        events = logs.filter_log_events(logGroupName=f"/aws/lambda/{name}")["events"]
+        for event in events:
+            if event["message"].startswith(f"REPORT RequestId: {rid}"):
+                stream = event["logStreamName"]
+                return stream, [e["message"] for e in events if e["logStreamName"] == stream]
+        assert time.monotonic() < deadline, f"no REPORT of {rid} in /aws/lambda/{name}"
+        time.sleep(0.05 * SECOND)
 
 
 STATEFUL = """

@@ -3,7 +3,10 @@
 moto's apigatewaymanagementapi accepts every post and never answers 410, so the management
 client gets a ``before-send`` hook (registered first, ahead of moto's) that plays the gateway:
 it records frames and answers 410 GoneException or another error for the ids a test chooses,
-with the headers AWS sends, so botocore raises the same exceptions it raises on AWS.
+with the headers AWS sends, so botocore raises the same exceptions it raises on AWS. A string
+that is not shaped as a connection id gets AWS's 400 ``BadRequestException: Invalid
+connectionId: <id>`` (observed: /work/research/apigateway.md §1; the local gateway's rule), so
+the tests' ids are shaped as AWS's are: 15 URL-safe base64 characters and ``=``.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
 from moto import mock_aws
+
+from workshop_utils.localcloud.gateway.ids import is_connection_id
 
 REPO = Path(__file__).resolve().parents[2]
 LAMBDA_SRC = REPO / "lambda_src"
@@ -92,7 +97,8 @@ class _RawBody:
         yield self._body
 
 
-def aws_response(url: str, status: int, error_code: str | None = None) -> AWSResponse:
+def aws_response(url: str, status: int, error_code: str | None = None,
+                 message: str | None = None) -> AWSResponse:
     """A response as API Gateway sends it; the error type header is what makes botocore raise
     ``client.exceptions.<error_code>`` instead of a bare ClientError."""
     headers = {"x-amzn-RequestId": "fake-request-id"}
@@ -100,7 +106,7 @@ def aws_response(url: str, status: int, error_code: str | None = None) -> AWSRes
     if error_code:
         headers["x-amzn-ErrorType"] = error_code
         headers["Content-Type"] = "application/json"
-        body = json.dumps({"message": None}).encode()
+        body = json.dumps({"message": message}).encode()
     return AWSResponse(url, status, headers, _RawBody(body))
 
 
@@ -125,6 +131,9 @@ class FakeGateway:
         with self._lock:
             self.attempts[connection_id] += 1
             self.hosts.add(url.netloc)
+        if not is_connection_id(connection_id):
+            return aws_response(request.url, 400, "BadRequestException",
+                                f"Invalid connectionId: {connection_id}")
         if connection_id in self.gone:
             return aws_response(request.url, 410, "GoneException")
         if connection_id in self.errors:

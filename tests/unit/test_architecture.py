@@ -178,7 +178,7 @@ def test_the_lambda_worker_imports_nothing_of_the_project() -> None:
     assert not relative and not ours
 
 
-@pytest.mark.parametrize("module", ["speedups", "memory"])
+@pytest.mark.parametrize("module", ["speedups", "memory", "corrections"])
 def test_every_moto_patch_says_why_and_the_moto_version_it_was_checked_on(module: str) -> None:
     """Each function that ``apply()`` installs has a docstring naming the moto version it was
     checked on, in the series that pyproject.toml allows (a moto upgrade re-reads them)."""

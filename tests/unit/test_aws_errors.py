@@ -18,6 +18,8 @@ from urllib3 import HTTPHeaderDict
 from werkzeug.test import Client
 from werkzeug.wrappers import Request, Response
 
+from workshop_utils.localcloud.apigateway import exceptions as apigateway_errors
+from workshop_utils.localcloud.apigateway.models import ROLE_MISSING, ROLE_NOT_USABLE
 from workshop_utils.localcloud.apigatewayv2.exceptions import (
     ApiNotFound,
     BadRequestException,
@@ -30,8 +32,10 @@ from workshop_utils.localcloud.awslambda.exceptions import (
     FunctionNotFound,
     InvalidParameterValue,
     InvalidRequestContentException,
+    LayersValidation,
     RequestTooLargeException,
     StatementIdAlreadyExists,
+    TooManyRequestsException,
 )
 from workshop_utils.localcloud.dynamodb.exceptions import AccessDeniedException
 
@@ -49,6 +53,10 @@ CASES = [
      "Invalid request body"),
     ("apigatewayv2", ConflictException("Stage already exists"), 409, "ConflictException",
      "Stage already exists"),
+    ("apigateway", apigateway_errors.BadRequestException(ROLE_NOT_USABLE), 400,
+     "BadRequestException", ROLE_NOT_USABLE),
+    ("apigatewayv2", apigateway_errors.BadRequestException(ROLE_MISSING), 400,
+     "BadRequestException", ROLE_MISSING),
     ("lambda", FunctionNotFound(ARN), 404, "ResourceNotFoundException",
      f"Function not found: {ARN}"),
     ("lambda", InvalidParameterValue("bad invocationType"), 400,
@@ -60,6 +68,7 @@ CASES = [
     ("lambda", StatementIdAlreadyExists("apigw"), 409, "ResourceConflictException",
      "The statement id (apigw) provided already exists. Please provide a new statement id, "
      "or remove the existing statement."),
+    ("lambda", TooManyRequestsException(), 429, "TooManyRequestsException", "Rate Exceeded."),
 ]
 
 
@@ -103,6 +112,22 @@ def test_a_denied_dynamodb_call_reads_as_dynamodb_writes_it() -> None:
         "__type": "com.amazon.coral.service#AccessDeniedException", "Message": message}
     parsed = create_parser(SESSION.get_service_model("dynamodb").protocol).parse(wire, None)
     assert parsed["Error"] == {"Code": "AccessDeniedException", "Message": message}
+
+
+def test_a_layers_validation_error_reads_as_lambda_writes_it() -> None:
+    """A ``Layers`` ARN without its version: 400 ValidationException (a code outside Lambda's
+    model, as AWS sends it), whose body holds only ``message`` (LocalStack's AWS snapshot
+    TestLambdaLayer::test_layer_exceptions)."""
+    arn = "arn:aws:lambda:us-east-1:123456789012:layer:x"
+    wire = _wire(LayersValidation([arn]))
+    assert wire["status_code"] == 400
+    assert set(json.loads(wire["body"])) == {"message"}
+    parsed = create_parser(SESSION.get_service_model("lambda").protocol).parse(wire, None)
+    assert parsed["Error"]["Code"] == "ValidationException"
+    assert parsed["Error"]["Message"].startswith(
+        f"1 validation error detected: Value '[{arn}]' at 'layers' failed to satisfy "
+        "constraint: Member must satisfy constraint: [Member must have length less than or "
+        "equal to 2048")
 
 
 class _Refuses:

@@ -119,11 +119,21 @@ def test_wait_for_log_events_polls_until_events_arrive() -> None:
 
 
 def test_aws_target_uses_wss_and_the_execute_api_management_endpoint() -> None:
-    """On AWS the chat URL is wss://<api>.execute-api.<region>.amazonaws.com/<stage>,
-    @connections is its https twin, and names and tags carry the learner's prefix."""
+    """On AWS the chat URL is f"{ApiEndpoint}/{stage}" (ApiEndpoint is
+    wss://<api>.execute-api.<region>.amazonaws.com, botocore's apigatewayv2 model), the same
+    expression as on the local target; @connections is its https twin, and names and tags
+    carry the learner's prefix."""
     target = Target("aws", region="eu-west-1", prefix="wschat-alice")
-    assert target.websocket_url("a1b2c3d4e5", "dev") == (
-        "wss://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com/dev")
+    apigw = target.client("apigatewayv2")
+    with Stubber(apigw) as stub:
+        stub.add_response("get_api", {
+            "ApiId": "a1b2c3d4e5", "Name": "wschat-alice-chat-api", "ProtocolType": "WEBSOCKET",
+            "RouteSelectionExpression": "$request.body.action",
+            "ApiEndpoint": "wss://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com"},
+            {"ApiId": "a1b2c3d4e5"})
+        assert target.websocket_url("a1b2c3d4e5", "dev") == (
+            "wss://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com/dev")
+        stub.assert_no_pending_responses()  # read from ApiEndpoint, not built by hand
     assert target.management_endpoint("a1b2c3d4e5", "dev") == (
         "https://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com/dev")
     assert target.names.function("connect") == "wschat-alice-connect"
@@ -135,9 +145,17 @@ def test_aws_target_uses_wss_and_the_execute_api_management_endpoint() -> None:
 ])
 def test_china_and_govcloud_urls_and_arns_use_their_partition(region, host) -> None:
     """China's endpoints end in amazonaws.com.cn and its ARNs start arn:aws-cn: (IAM User
-    Guide, "IAM identifiers"; API Gateway in the China regions)."""
+    Guide, "IAM identifiers"; API Gateway in the China regions). The chat URL is read from
+    the API's ApiEndpoint there too, which is what AWS answers in that partition."""
     target = Target("aws", region=region, prefix="wschat-alice")
-    assert target.websocket_url("a1b2c3d4e5", "dev") == f"wss://{host}/dev"
+    apigw = target.client("apigatewayv2")
+    with Stubber(apigw) as stub:
+        stub.add_response("get_api", {
+            "ApiId": "a1b2c3d4e5", "Name": "wschat-alice-chat-api", "ProtocolType": "WEBSOCKET",
+            "RouteSelectionExpression": "$request.body.action",
+            "ApiEndpoint": f"wss://{host}"}, {"ApiId": "a1b2c3d4e5"})
+        assert target.websocket_url("a1b2c3d4e5", "dev") == f"wss://{host}/dev"
+        stub.assert_no_pending_responses()
     assert target.management_endpoint("a1b2c3d4e5", "dev") == f"https://{host}/dev"
     partition = "aws-cn" if region.startswith("cn-") else "aws-us-gov"
     assert target.arn("logs", "log-group:g", account="111122223333") == (

@@ -365,3 +365,28 @@ def test_class_cleanup_of_a_malformed_prefix_is_one_line(
     status, _out, err = run_cli(capsys, "class", "cleanup", "--prefix", prefix, "--yes")
     assert status == 1
     assert_one_line(err, f"workshop: prefix {prefix!r} is not usable in every resource name")
+
+
+def test_global_options_work_after_the_command_too(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """``workshop cloud status --home X`` reads X's cloud, as ``workshop --home X cloud status``
+    does, and a home given before the command is kept when none follows it."""
+    home = tmp_path / "elsewhere"
+    after = cli.main(["cloud", "status", "--home", str(home)])
+    said_after = capsys.readouterr()
+    before = cli.main(["--home", str(home), "cloud", "status"])
+    said_before = capsys.readouterr()
+    assert after == before == 1
+    assert str(home) in said_after.err and said_after.err == said_before.err
+
+
+def test_a_reader_that_leaves_early_gets_no_error(monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """``workshop cloud status | head -1``: a closed pipe ends the command quietly, with no
+    ``workshop: Broken pipe`` line."""
+    def closed_pipe(args: argparse.Namespace) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(cli, "cmd_cloud_status", closed_pipe)
+    assert cli.main(["cloud", "status"]) == 1
+    assert capsys.readouterr().err == ""

@@ -15,8 +15,8 @@ AT_JOIN = "2026-11-25T16:00:02.010Z"
 def room(chat):
     """alice (not yet announced) with bob and carol, who already are."""
     chat.add(ALICE, "alice")
-    chat.add("BOB=", "bob", announced=True)
-    chat.add("CAROL=", "carol", announced=True)
+    chat.add("BOB000000000000=", "bob", announced=True)
+    chat.add("CAROL0000000000=", "carol", announced=True)
     return chat
 
 
@@ -38,8 +38,8 @@ def test_first_message_announces_then_reaches_everyone(room, events, logs, lambd
     welcome = {"type": "welcome", "name": "alice", "online": ["bob", "carol"], "at": AT_MESSAGE}
     # the sender gets the welcome (after the others were told), then its echo; no presence
     assert room.gateway.frames[ALICE] == [welcome, message]
-    assert room.gateway.frames["BOB="] == [join, message]
-    assert room.gateway.frames["CAROL="] == [join, message]
+    assert room.gateway.frames["BOB000000000000="] == [join, message]
+    assert room.gateway.frames["CAROL0000000000="] == [join, message]
     assert room.item(ALICE)["announced"] == {"BOOL": True}
     lines = logs()
     summaries = [line for line in lines if line["event"] == "broadcast"]
@@ -56,7 +56,7 @@ def test_later_messages_do_not_announce_again(room, events, lambda_context):
     UpdateItem."""
     for text in ("one", "two"):
         send(room, events, lambda_context, json.dumps({"action": "sendmessage", "message": text}))
-    kinds = [frame["type"] for frame in room.gateway.frames["BOB="]]
+    kinds = [frame["type"] for frame in room.gateway.frames["BOB000000000000="]]
     assert kinds == ["presence", "message", "message"]
     assert room.recorder.count("UpdateItem") == 1  # the second one saw announced in GetItem
 
@@ -67,8 +67,8 @@ def test_join_announces_to_the_others_and_sends_no_message(room, events, lambda_
         "statusCode": 200
     }
     join = {"type": "presence", "event": "join", "name": "alice", "at": AT_JOIN}
-    assert room.gateway.frames["BOB="] == [join]
-    assert room.gateway.frames["CAROL="] == [join]
+    assert room.gateway.frames["BOB000000000000="] == [join]
+    assert room.gateway.frames["CAROL0000000000="] == [join]
     assert room.gateway.frames[ALICE] == [
         {"type": "welcome", "name": "alice", "online": ["bob", "carol"], "at": AT_JOIN}]
 
@@ -78,7 +78,7 @@ def test_join_is_announced_exactly_once(room, events, lambda_context):
     for _ in range(3):
         room.broadcast.lambda_handler(events.load("join"), lambda_context)
     send(room, events, lambda_context, json.dumps({"message": "hi"}))
-    frames = room.gateway.frames["BOB="]
+    frames = room.gateway.frames["BOB000000000000="]
     assert [f["type"] for f in frames] == ["presence", "message"]
 
 
@@ -107,32 +107,33 @@ def test_claim_announcement_is_true_once_and_never_creates_items(room):
     an unknown id."""
     assert room.broadcast.claim_announcement(ALICE) is True
     assert room.broadcast.claim_announcement(ALICE) is False
-    assert room.broadcast.claim_announcement("NOBODY=") is False
-    assert room.item("NOBODY=") is None
+    assert room.broadcast.claim_announcement("NOBODY000000000=") is False
+    assert room.item("NOBODY000000000=") is None
 
 
 def test_the_name_comes_from_the_table_never_from_the_frame(room, events, lambda_context):
     """A from or name key in the frame is ignored: the message carries the sender's stored name."""
     body = {"action": "sendmessage", "message": "trust me", "from": "bob", "name": "bob"}
     send(room, events, lambda_context, json.dumps(body))
-    assert room.gateway.frames["CAROL="][-1]["from"] == "alice"
+    assert room.gateway.frames["CAROL0000000000="][-1]["from"] == "alice"
 
 
 def test_an_unknown_sender_posts_as_unknown_and_is_not_stored(room, events, lambda_context):
     """A sender with no item posts as "unknown" (its echo included), announces nothing and writes
     nothing to the table."""
-    send(room, events, lambda_context, json.dumps({"message": "who am i"}), "GHOST=")
+    send(room, events, lambda_context, json.dumps({"message": "who am i"}), "GHOST0000000000=")
     frame = {"type": "message", "from": "unknown", "text": "who am i", "at": AT_MESSAGE}
-    assert room.gateway.frames["GHOST="] == [frame]  # still gets its echo
-    assert room.gateway.frames["BOB="] == [frame]  # and no presence for a nameless ghost
-    assert room.item("GHOST=") is None
+    assert room.gateway.frames["GHOST0000000000="] == [frame]  # still gets its echo
+    # and no presence for a nameless ghost
+    assert room.gateway.frames["BOB000000000000="] == [frame]
+    assert room.item("GHOST0000000000=") is None
     assert room.recorder.count("UpdateItem") == 0
 
 
 def test_a_frame_without_an_action_key_is_a_message(room, events, lambda_context):
     """A frame without an "action" key (routed to $default) is a chat message."""
     send(room, events, lambda_context, '{"message": "no action"}', routeKey="$default")
-    assert room.gateway.frames["BOB="][-1]["text"] == "no action"
+    assert room.gateway.frames["BOB000000000000="][-1]["text"] == "no action"
 
 
 @pytest.mark.parametrize(
@@ -175,13 +176,13 @@ def test_bad_frames_get_a_short_error_to_the_sender_only(
 def test_a_message_of_exactly_1000_characters_is_sent(room, events, lambda_context):
     """A message at the 1000-character limit (characters, not bytes) is delivered whole."""
     send(room, events, lambda_context, json.dumps({"message": "é" * 1000}))
-    assert room.gateway.frames["BOB="][-1]["text"] == "é" * 1000
+    assert room.gateway.frames["BOB000000000000="][-1]["text"] == "é" * 1000
 
 
 def test_frames_are_utf8_json_that_keeps_text_readable(room, events, lambda_context):
     """Frames are UTF-8 JSON with non-ASCII text as it is, not as \\u escapes."""
     send(room, events, lambda_context, json.dumps({"message": "ça va? 👋"}))
-    (raw,) = room.gateway.raw["BOB="][-1:]
+    (raw,) = room.gateway.raw["BOB000000000000="][-1:]
     assert "ça va? 👋".encode() in raw  # not \\u00e7a: readable in any client's log
 
 

@@ -34,7 +34,7 @@ def test_stores_the_named_connection_and_accepts(chat, events, logs, lambda_cont
 def test_posts_nothing_while_the_connection_is_not_open(chat, events, lambda_context):
     """$connect posts nothing (the connection is not open yet: @connections would answer 410) and
     calls only DynamoDB."""
-    chat.add("OTHER1=")
+    chat.add("OTHER1000000000=")
     chat.connect.lambda_handler(events.load("connect"), lambda_context)
     assert chat.gateway.attempts == {}
     assert {c.service for c in chat.recorder.calls} == {"dynamodb"}
@@ -203,9 +203,9 @@ def test_authorizer_output_to_connect_to_broadcast(
     event = authorized_event(events, from_the_authorizer(output), name="mallory",
                              token=request["queryStringParameters"]["token"])
     assert chat.connect.lambda_handler(event, lambda_context) == {"statusCode": 200}
-    chat.add("BOB=", "bob", announced=True)
+    chat.add("BOB000000000000=", "bob", announced=True)
     chat.broadcast.lambda_handler(
         events.message(CONNECTION_ID, '{"action": "sendmessage", "message": "hi"}'),
         lambda_context)
-    (frame,) = [f for f in chat.gateway.frames["BOB="] if f["type"] == "message"]
+    (frame,) = [f for f in chat.gateway.frames["BOB000000000000="] if f["type"] == "message"]
     assert frame["from"] == "alice"

@@ -10,15 +10,15 @@ def test_deletes_the_id_and_tells_the_others(chat, events, logs, lambda_context)
     """A known connection's item is deleted, the others get one leave notice, nothing is posted
     to the leaving id, and the log has the close code and a presence summary."""
     chat.add(ALICE, "alice", announced=True)
-    chat.add("BOB=", "bob")
-    chat.add("CAROL=", "carol")
+    chat.add("BOB000000000000=", "bob")
+    chat.add("CAROL0000000000=", "carol")
     assert chat.disconnect.lambda_handler(events.load("disconnect"), lambda_context) == {
         "statusCode": 200
     }
-    assert chat.ids() == {"BOB=", "CAROL="}
+    assert chat.ids() == {"BOB000000000000=", "CAROL0000000000="}
     leave = {"type": "presence", "event": "leave", "name": "alice", "at": AT}
-    assert chat.gateway.frames["BOB="] == [leave]
-    assert chat.gateway.frames["CAROL="] == [leave]
+    assert chat.gateway.frames["BOB000000000000="] == [leave]
+    assert chat.gateway.frames["CAROL0000000000="] == [leave]
     assert ALICE not in chat.gateway.attempts
     lines = logs()
     (gone,) = [line for line in lines if line["event"] == "disconnect"]
@@ -40,11 +40,10 @@ def test_uses_delete_with_all_old_not_a_separate_read(chat, events, lambda_conte
 
 def test_an_unknown_id_is_fine_and_announces_nothing(chat, events, logs, lambda_context):
     """An id with no item answers 200, deletes nothing else, posts nothing and logs known false."""
-    chat.add("BOB=", "bob")
-    assert chat.disconnect.lambda_handler(events.disconnect("NEVER-SEEN="), lambda_context) == {
-        "statusCode": 200
-    }
-    assert chat.ids() == {"BOB="}
+    chat.add("BOB000000000000=", "bob")
+    assert chat.disconnect.lambda_handler(events.disconnect("NEVER-SEEN00000="),
+                                          lambda_context) == {"statusCode": 200}
+    assert chat.ids() == {"BOB000000000000="}
     assert chat.gateway.attempts == {}
     (line,) = [entry for entry in logs() if entry["event"] == "disconnect"]
     assert line["known"] is False and line["level"] == "INFO"
@@ -61,11 +60,11 @@ def test_the_last_one_out_sends_nothing(chat, events, lambda_context):
 def test_a_stale_recipient_of_the_leave_notice_is_removed(chat, events, lambda_context):
     """A recipient of the leave notice that answers 410 is deleted from the table too."""
     chat.add(ALICE, "alice")
-    chat.add("BOB=", "bob")
-    chat.add("DEAD=", "dead")
-    chat.gateway.gone.add("DEAD=")
+    chat.add("BOB000000000000=", "bob")
+    chat.add("DEAD00000000000=", "dead")
+    chat.gateway.gone.add("DEAD00000000000=")
     chat.disconnect.lambda_handler(events.load("disconnect"), lambda_context)
-    assert chat.ids() == {"BOB="}
+    assert chat.ids() == {"BOB000000000000="}
 
 
 def test_a_dynamodb_failure_is_logged_and_still_answers_200(

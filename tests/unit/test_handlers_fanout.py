@@ -15,7 +15,7 @@ PADDING = "p" * 1000  # ~1 KB an item: 2,500 of them cannot fit one 1 MB Scan pa
 
 def add_many(chat, count: int) -> list[str]:
     """``count`` announced connections of about 1 KB each, written in batches of 25."""
-    ids = [f"conn-{n:05d}=" for n in range(count)]
+    ids = [f"conn-{n:010d}=" for n in range(count)]
     for start in range(0, count, 25):
         chat.ddb.batch_write_item(
             RequestItems={
@@ -60,20 +60,21 @@ def test_a_message_reaches_all_2500_connections(chat, events, logs, lambda_conte
 def test_gone_ids_are_removed_and_no_other(chat, events, logs, lambda_context):
     """Recipients answering 410 GoneException are deleted, exactly those, and counted as stale;
     the sender and the others stay."""
-    for cid, name in [(SENDER, "alice"), ("BOB=", "bob"), ("GONE1=", "g1"), ("GONE2=", "g2")]:
+    for cid, name in [(SENDER, "alice"), ("BOB000000000000=", "bob"),
+                      ("GONE10000000000=", "g1"), ("GONE20000000000=", "g2")]:
         chat.add(cid, name, announced=True)
-    chat.gateway.gone.update({"GONE1=", "GONE2="})
+    chat.gateway.gone.update({"GONE10000000000=", "GONE20000000000="})
     assert chat.broadcast.lambda_handler(events.load("message"), lambda_context) == {
         "statusCode": 200
     }
-    assert chat.ids() == {SENDER, "BOB="}  # the sender's own id survives
-    assert chat.gateway.posted_to == {SENDER, "BOB="}
+    assert chat.ids() == {SENDER, "BOB000000000000="}  # the sender's own id survives
+    assert chat.gateway.posted_to == {SENDER, "BOB000000000000="}
     deletes = [c.params["Key"]["connectionId"]["S"]
                for c in chat.recorder.calls if c.operation == "DeleteItem"]
-    assert sorted(deletes) == ["GONE1=", "GONE2="]
+    assert sorted(deletes) == ["GONE10000000000=", "GONE20000000000="]
     lines = logs()
     assert sorted(line["connectionId"] for line in lines if line["event"] == "stale_removed") \
-        == ["GONE1=", "GONE2="]
+        == ["GONE10000000000=", "GONE20000000000="]
     (summary,) = [line for line in lines if line["event"] == "broadcast"]
     assert (summary["recipients"], summary["delivered"], summary["stale_removed"],
             summary["failed"]) == (4, 2, 2, 0)
@@ -90,12 +91,12 @@ def test_a_gone_sender_is_removed_when_its_error_reply_bounces(chat, events, lam
 def test_a_stale_id_is_not_posted_twice_after_the_join(chat, events, lambda_context):
     """A recipient found gone while the join is sent is not posted the message as well."""
     chat.add(SENDER, "alice")  # not announced: this message also sends the join
-    chat.add("BOB=", "bob")
-    chat.add("GONE=", "gone")
-    chat.gateway.gone.add("GONE=")
+    chat.add("BOB000000000000=", "bob")
+    chat.add("GONE00000000000=", "gone")
+    chat.gateway.gone.add("GONE00000000000=")
     chat.broadcast.lambda_handler(events.load("message"), lambda_context)
-    assert chat.gateway.attempts["GONE="] == 1
-    assert chat.ids() == {SENDER, "BOB="}
+    assert chat.gateway.attempts["GONE00000000000="] == 1
+    assert chat.ids() == {SENDER, "BOB000000000000="}
 
 
 def test_another_error_for_one_recipient_does_not_stop_the_others(
@@ -103,16 +104,17 @@ def test_another_error_for_one_recipient_does_not_stop_the_others(
 ):
     """A 403 for one recipient is logged and counted as failed, not retried and not deleted,
     and every other recipient still gets the message."""
-    for cid in (SENDER, "BOB=", "CAROL=", "DENIED="):
+    for cid in (SENDER, "BOB000000000000=", "CAROL0000000000=", "DENIED000000000="):
         chat.add(cid, cid.lower(), announced=True)
-    chat.gateway.errors["DENIED="] = (403, "ForbiddenException")
+    chat.gateway.errors["DENIED000000000="] = (403, "ForbiddenException")
     chat.broadcast.lambda_handler(events.load("message"), lambda_context)
-    assert chat.gateway.posted_to == {SENDER, "BOB=", "CAROL="}
-    assert "DENIED=" in chat.ids()  # only a 410 means gone
-    assert chat.gateway.attempts["DENIED="] == 1  # 403 is not retried
+    assert chat.gateway.posted_to == {SENDER, "BOB000000000000=", "CAROL0000000000="}
+    assert "DENIED000000000=" in chat.ids()  # only a 410 means gone
+    assert chat.gateway.attempts["DENIED000000000="] == 1  # 403 is not retried
     lines = logs()
     (warning,) = [line for line in lines if line["event"] == "post_failed"]
-    assert warning == {"level": "WARNING", "event": "post_failed", "connectionId": "DENIED=",
+    assert warning == {"level": "WARNING", "event": "post_failed",
+                       "connectionId": "DENIED000000000=",
                        "errorCode": "ForbiddenException",
                        "awsRequestId": "6f3c1b8e-2d4a-4b7e-9a51-0c2e8d7f1a23"}
     (summary,) = [line for line in lines if line["event"] == "broadcast"]
@@ -129,7 +131,7 @@ def test_a_network_error_for_one_recipient_is_a_failure_not_a_crash(chat):
         def post_to_connection(self, **_kwargs):
             raise EndpointConnectionError(endpoint_url=chat.endpoint)
 
-    assert chat.common._deliver(Unreachable(), "X=", b"{}") == chat.common.FAILED
+    assert chat.common._deliver(Unreachable(), "X00000000000000=", b"{}") == chat.common.FAILED
 
 
 def test_a_bug_in_one_delivery_is_logged_and_counted(chat, logs, monkeypatch):
@@ -138,24 +140,25 @@ def test_a_bug_in_one_delivery_is_logged_and_counted(chat, logs, monkeypatch):
     real = chat.common._deliver
 
     def buggy(client, connection_id, data):
-        if connection_id == "B=":
+        if connection_id == "B00000000000000=":
             raise KeyError("bug")
         return real(client, connection_id, data)
 
     monkeypatch.setattr(chat.common, "_deliver", buggy)
-    result = chat.common.fan_out(chat.endpoint, {"type": "x"}, ["A=", "B=", "C="],
-                                 kind="message", source="A=")
+    result = chat.common.fan_out(chat.endpoint, {"type": "x"},
+                                 ["A00000000000000=", "B00000000000000=", "C00000000000000="],
+                                 kind="message", source="A00000000000000=")
     assert (result.delivered, result.failed) == (2, 1)
     (crash,) = [line for line in logs() if line["event"] == "post_crashed"]
-    assert crash["connectionId"] == "B=" and "KeyError" in crash["stackTrace"]
+    assert crash["connectionId"] == "B00000000000000=" and "KeyError" in crash["stackTrace"]
 
 
 def test_a_failed_stale_delete_counts_as_failed(chat, logs, monkeypatch):
     """A gone recipient whose delete fails is counted as failed, not as removed, and logged."""
-    chat.gateway.gone.add("GONE=")
+    chat.gateway.gone.add("GONE00000000000=")
     monkeypatch.setenv("TABLE_NAME", "no-such-table")
-    result = chat.common.fan_out(chat.endpoint, {"type": "x"}, ["GONE="],
-                                 kind="message", source="A=")
+    result = chat.common.fan_out(chat.endpoint, {"type": "x"}, ["GONE00000000000="],
+                                 kind="message", source="A00000000000000=")
     assert (result.stale_removed, result.failed) == (0, 1)
     (line,) = [entry for entry in logs() if entry["event"] == "stale_remove_failed"]
     assert line["errorCode"] == "ResourceNotFoundException"
@@ -163,15 +166,18 @@ def test_a_failed_stale_delete_counts_as_failed(chat, logs, monkeypatch):
 
 def test_recipients_are_deduplicated(chat):
     """An id listed twice is posted once."""
-    result = chat.common.fan_out(chat.endpoint, {"type": "x"}, ["A=", "B=", "A="],
-                                 kind="message", source="A=")
-    assert result.recipients == 2 and chat.gateway.attempts == {"A=": 1, "B=": 1}
+    result = chat.common.fan_out(chat.endpoint, {"type": "x"},
+                                 ["A00000000000000=", "B00000000000000=", "A00000000000000="],
+                                 kind="message", source="A00000000000000=")
+    assert result.recipients == 2
+    assert chat.gateway.attempts == {"A00000000000000=": 1, "B00000000000000=": 1}
 
 
 def test_summary_line_has_the_fields_logs_insights_queries(chat, logs):
     """The broadcast summary is one JSON line with exactly the fields a Logs Insights query of
     notebook 06 filters and reads (event, recipients, delivered, ...), the duration a float."""
-    chat.common.fan_out(chat.endpoint, {"type": "x"}, ["A="], kind="presence", source="Z=")
+    chat.common.fan_out(chat.endpoint, {"type": "x"}, ["A00000000000000="], kind="presence",
+                        source="Z00000000000000=")
     (line,) = logs()
     assert set(line) == {"level", "event", "kind", "connectionId", "recipients", "delivered",
                          "stale_removed", "failed", "skipped", "duration_ms"}

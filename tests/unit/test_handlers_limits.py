@@ -34,10 +34,11 @@ def worst_case_s(client) -> float:
 # (service, operation, its parameters, an answer botocore retries) for each client the
 # functions make: DynamoDB and @connections (chat_common), SSM (the authorizer).
 FAILING_CALLS = {
-    "dynamodb": ("GetItem", {"TableName": "t", "Key": {"connectionId": {"S": "X="}}},
+    "dynamodb": ("GetItem", {"TableName": "t", "Key": {"connectionId": {"S": "X00000000000000="}}},
                  500, {}, b'{"__type": "com.amazonaws.dynamodb.v20120810#InternalServerError",'
                            b' "message": "boom"}'),
-    "apigatewaymanagementapi": ("PostToConnection", {"ConnectionId": "X=", "Data": b"x"},
+    "apigatewaymanagementapi": ("PostToConnection",
+                                {"ConnectionId": "X00000000000000=", "Data": b"x"},
                                 500, {"x-amzn-ErrorType": "InternalServerErrorException"},
                                 b'{"message": "boom"}'),
     "ssm": ("GetParameter", {"Name": "p", "WithDecryption": True},
@@ -142,7 +143,7 @@ def test_a_fan_out_with_no_time_left_posts_nothing_and_says_so(chat, events, log
     them skipped."""
     chat.add(SENDER, "alice", announced=True)
     for n in range(5):
-        chat.add(f"P{n}=", f"p{n}", announced=True)
+        chat.add(f"P{n:014d}=", f"p{n}", announced=True)
     clock = Clock(remaining_ms=chat.common.POST_RESERVE_MS - 1)
     assert chat.broadcast.lambda_handler(events.load("message"), clock) == {"statusCode": 200}
     assert chat.gateway.attempts == {}  # not one post started
@@ -155,7 +156,7 @@ def test_the_fan_out_stops_posting_when_the_time_runs_low(chat, events, logs, mo
     """Each post takes 1 s of the invocation here; posts stop once what is left could not
     cover one more post's worst case, and the summary still gets logged."""
     monkeypatch.setattr(chat.common, "_executor", ThreadPoolExecutor(max_workers=1))
-    recipients = [f"P{n}=" for n in range(10)]
+    recipients = [f"P{n:014d}=" for n in range(10)]
     clock = Clock(remaining_ms=chat.common.POST_RESERVE_MS + 2500)
     chat.common.bind_request(clock)
 
@@ -175,8 +176,8 @@ def test_the_fan_out_stops_posting_when_the_time_runs_low(chat, events, logs, mo
 def test_a_stale_id_is_kept_when_there_is_no_time_to_delete_it(chat, logs):
     """The delete after a 410 is skipped when it could outlast the invocation (here the post
     took a second of the little time there was); TTL or the next broadcast removes the id."""
-    chat.add("GONE=", "gone", announced=True)
-    chat.gateway.gone.add("GONE=")
+    chat.add("GONE00000000000=", "gone", announced=True)
+    chat.gateway.gone.add("GONE00000000000=")
     clock = Clock(remaining_ms=chat.common.POST_RESERVE_MS + 500)
     assert clock.remaining_ms - 1000 < chat.common.DELETE_RESERVE_MS
     chat.common.bind_request(clock)
@@ -186,9 +187,9 @@ def test_a_stale_id_is_kept_when_there_is_no_time_to_delete_it(chat, logs):
 
     chat.common.management_client(chat.endpoint).meta.events.register(
         "before-send.apigatewaymanagementapi", one_second_per_post)
-    result = chat.common.fan_out(chat.endpoint, {"type": "x"}, ["GONE="], kind="message",
+    result = chat.common.fan_out(chat.endpoint, {"type": "x"}, ["GONE00000000000="], kind="message",
                                  source=SENDER)
-    assert result.failed == 1 and chat.item("GONE=") is not None
+    assert result.failed == 1 and chat.item("GONE00000000000=") is not None
     assert any(line["event"] == "stale_remove_skipped" for line in logs())
 
 
@@ -227,32 +228,33 @@ def test_expired_items_are_not_broadcast_to(chat, events, lambda_context):
     Developer Guide, "Working with time to live"), and reads return them until then."""
     now = int(time.time())
     chat.add(SENDER, "alice", announced=True)
-    chat.add("LIVE=", "live", announced=True)
-    chat.add("EXPIRED=", "expired", announced=True, expiresAt={"N": str(now - 60)})
+    chat.add("LIVE00000000000=", "live", announced=True)
+    chat.add("EXPIRED00000000=", "expired", announced=True, expiresAt={"N": str(now - 60)})
     chat.ddb.put_item(TableName=chat.common.table_name(), Item={
-        "connectionId": {"S": "NOTTL="}, "name": {"S": "no-ttl"}, "announced": {"BOOL": True}})
+        "connectionId": {"S": "NOTTL0000000000="}, "name": {"S": "no-ttl"},
+        "announced": {"BOOL": True}})
     chat.broadcast.lambda_handler(events.load("message"), lambda_context)
-    assert chat.gateway.posted_to == {SENDER, "LIVE=", "NOTTL="}
+    assert chat.gateway.posted_to == {SENDER, "LIVE00000000000=", "NOTTL0000000000="}
     (scan,) = [c for c in chat.recorder.calls if c.operation == "Scan"]
     assert "expiresAt" in scan.params["FilterExpression"]
-    assert chat.item("EXPIRED=") is not None  # left for TTL to delete
+    assert chat.item("EXPIRED00000000=") is not None  # left for TTL to delete
 
 
 def test_an_expired_person_is_not_listed_as_online(chat, events, lambda_context):
     """An item past its TTL is neither told of the join nor listed in the welcome's online
     list."""
-    chat.add("OLD=", "old", announced=True, expiresAt={"N": str(int(time.time()) - 1)})
+    chat.add("OLD000000000000=", "old", announced=True, expiresAt={"N": str(int(time.time()) - 1)})
     chat.add(SENDER, "alice")
     chat.broadcast.lambda_handler(events.load("join"), lambda_context)
     (welcome,) = chat.gateway.frames[SENDER]
     assert welcome["type"] == "welcome" and welcome["online"] == []
-    assert "OLD=" not in chat.gateway.posted_to
+    assert "OLD000000000000=" not in chat.gateway.posted_to
 
 
 def test_a_sender_past_its_ttl_is_not_a_known_sender(chat, events, lambda_context, logs):
     """The GetItem agrees with the Scan: a sender whose item expired (TTL not yet applied by
     DynamoDB) posts as unknown, its join is not announced, and no one is told it is here."""
-    chat.add("LIVE=", "live", announced=True)
+    chat.add("LIVE00000000000=", "live", announced=True)
     chat.add(SENDER, "alice", expiresAt={"N": str(int(time.time()) - 1)})
     chat.broadcast.lambda_handler(events.load("join"), lambda_context)
     assert chat.gateway.attempts == {}  # no presence, no welcome
@@ -260,7 +262,7 @@ def test_a_sender_past_its_ttl_is_not_a_known_sender(chat, events, lambda_contex
     chat.broadcast.lambda_handler(events.load("message"), lambda_context)
     (message,) = [line for line in logs() if line.get("event") == "message"]
     assert message["name"] == chat.broadcast.UNKNOWN_SENDER
-    assert chat.gateway.frames["LIVE="][-1]["from"] == chat.broadcast.UNKNOWN_SENDER
+    assert chat.gateway.frames["LIVE00000000000="][-1]["from"] == chat.broadcast.UNKNOWN_SENDER
     (get,) = {c.params["ProjectionExpression"] for c in chat.recorder.calls
               if c.operation == "GetItem"}
     assert "#ttl" in get
@@ -276,7 +278,7 @@ def test_is_live_agrees_with_the_scans_filter(chat, expires, live):
     """For each kind of expiresAt, the single-item rule (is_live) and DynamoDB's own
     evaluation of the Scan's filter give the same answer."""
     now = chat.common.ttl_now()
-    item = {"connectionId": {"S": "X="}, "name": {"S": "x"}}
+    item = {"connectionId": {"S": "X00000000000000="}, "name": {"S": "x"}}
     if expires is not None:
         value = expires.get("N")
         item["expiresAt"] = ({"N": str(int(now["N"]) + int(value))} if value else expires)
@@ -284,7 +286,7 @@ def test_is_live_agrees_with_the_scans_filter(chat, expires, live):
     scanned = chat.ddb.scan(TableName=chat.common.table_name(),
                             FilterExpression=chat.common.LIVE_FILTER,
                             ExpressionAttributeValues={":now": now})["Items"]
-    assert chat.common.is_live(chat.item("X="), now) is live
+    assert chat.common.is_live(chat.item("X00000000000000="), now) is live
     assert (scanned != []) is live
 
 
@@ -294,4 +296,5 @@ def test_an_expiry_that_is_not_a_number_is_not_live(chat, expires):
     ("If an item contains an AttributeValue element of a different type than the one
     provided in the request, the value does not match", DynamoDB API Reference, Condition; moto
     raises instead, so this is checked on is_live alone), and TTL never deletes such an item."""
-    assert chat.common.is_live({"connectionId": {"S": "X="}, "expiresAt": expires}) is False
+    assert chat.common.is_live({"connectionId": {"S": "X00000000000000="},
+                                "expiresAt": expires}) is False

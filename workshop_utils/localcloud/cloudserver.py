@@ -6,8 +6,10 @@ first, so ports 0 become real ports before anything else starts, then writes ``s
 its home: that file is how the CLI, the notebooks and the tests find it.
 
 The AWS API port is moto's server behind the extensions, in this order: the status page,
-DynamoDB's IAM enforcement, the chat page, apigatewayv2's additions, Lambda's Invoke API and
-``add_permission``'s strictness. The gateway port is the WebSocket data plane.
+DynamoDB's IAM enforcement, the chat page, apigatewayv2's additions, apigateway's account
+(the CloudWatch role check), Lambda's Invoke API, ``add_permission``'s strictness and the rest
+of Lambda's control plane (AWS's refusals, deletes and permission removals that take effect at
+once). The gateway port is the WebSocket data plane.
 """
 
 from __future__ import annotations
@@ -24,12 +26,17 @@ import time
 from werkzeug.serving import make_server
 
 from . import moto_internals
+from .apigateway.responses import ApiGatewayAccountExtension
 from .apigatewayv2.models import DeploymentStore
 from .apigatewayv2.responses import ApiGatewayV2Extension
 from .awsapi.connection import KeepAliveRequestHandler
 from .awsapi.dispatch import AwsApiApp
 from .awsapi.status import StatusExtension
-from .awslambda.responses import AddPermissionExtension, LambdaInvokeExtension
+from .awslambda.responses import (
+    AddPermissionExtension,
+    LambdaControlExtension,
+    LambdaInvokeExtension,
+)
 from .awslambda.runtime.runtime import LambdaRuntime
 from .chatpage.responses import ChatPageExtension
 from .dynamodb.enforcement import DynamoDBEnforcement
@@ -60,7 +67,7 @@ class CloudServer:
     """The running cloud in its own process: its two ports, its parts, its threads."""
 
     def __init__(self, settings: CloudSettings) -> None:
-        moto_internals.apply_patches()
+        moto_internals.apply_patches(settings.region)
         self._aws_sock = bind(settings.host, settings.aws_port)
         self._ws_sock = bind(settings.host, settings.ws_port)
         settings = dataclasses.replace(
@@ -81,8 +88,10 @@ class CloudServer:
                 DynamoDBEnforcement(parts),
                 ChatPageExtension(),
                 ApiGatewayV2Extension(parts),
+                ApiGatewayAccountExtension(parts),
                 LambdaInvokeExtension(parts),
                 AddPermissionExtension(parts),
+                LambdaControlExtension(parts),
             ],
         )
 

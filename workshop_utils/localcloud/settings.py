@@ -83,12 +83,22 @@ class CloudSettings:
         return cls(**data)
 
 
+def websocket_api_endpoint(settings: CloudSettings, api_id: str) -> str:
+    """``ApiEndpoint`` of a WEBSOCKET API here: ``ws://127.0.0.1:<gateway port>/<api-id>``.
+
+    AWS's is ``wss://<api-id>.execute-api.<region>.amazonaws.com``, which nothing here can
+    open; with this one ``f"{ApiEndpoint}/{stage}"`` is the stage URL on both targets, as
+    AWS's docs and samples write it (SPEC-gateway.md "What is served").
+    """
+    return f"ws://{settings.host}:{settings.ws_port}/{api_id}"
+
+
 def endpoints(settings: CloudSettings) -> dict[str, Any]:
     """The URLs a client of this local cloud needs (also printed by ``workshop cloud status``)."""
     host = settings.host
     return {
         "aws_endpoint": f"http://{host}:{settings.aws_port}",
-        "websocket_url_template": f"ws://{host}:{settings.ws_port}/{{api_id}}/{{stage}}",
+        "websocket_url_template": websocket_api_endpoint(settings, "{api_id}") + "/{stage}",
         "management_url_template": f"http://{host}:{settings.ws_port}/{{api_id}}/{{stage}}",
         "region": settings.region,
         "account_id": settings.account_id,

@@ -12,6 +12,7 @@ from __future__ import annotations
 from moto.apigatewayv2.exceptions import (
     APIGatewayV2Error,
     ApiNotFound,
+    AuthorizerNotFound,
     BadRequestException,
     IntegrationNotFound,
     RouteNotFound,
@@ -20,6 +21,7 @@ from moto.apigatewayv2.exceptions import (
 
 __all__ = [
     "ApiNotFound",
+    "AuthorizerNotFound",
     "BadRequestException",
     "ConflictException",
     "DeploymentNotFound",

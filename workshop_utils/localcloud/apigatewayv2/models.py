@@ -6,8 +6,9 @@ Interface the gateway relies on:
 
 moto 5.2 keeps APIs, routes, integrations and stages but has no deployments, no
 ``update_stage``, drops a stage's DeploymentId and gives a WEBSOCKET API an https:// endpoint
-(NOTES-moto.md 1a). The functions below do those writes on moto's own objects; they run under
-the store's lock (:mod:`.responses` takes it) and raise :mod:`.exceptions`.
+nothing can open (NOTES-moto.md 1a). The functions below do those writes on moto's own
+objects; they run under the store's lock (:mod:`.responses` takes it) and raise
+:mod:`.exceptions`.
 
 Where the state lives: a deployment is an immutable snapshot of what the API served when it
 was made. Deployments hang off moto's own ``Api`` object and a stage's DeploymentId off moto's
@@ -25,7 +26,8 @@ from __future__ import annotations
 import re
 import string
 import threading
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -39,7 +41,7 @@ from .exceptions import (
     IntegrationNotFound,
     StageNotFound,
 )
-from .stages import IntegrationView, RouteView, StageView
+from .stages import AuthorizerView, IntegrationView, RouteView, StageView
 
 if TYPE_CHECKING:
     from ..parts import CloudParts
@@ -52,6 +54,7 @@ LAMBDA_URI = re.compile(
 DEPLOYMENT_ID_CHARS = string.ascii_lowercase + string.digits
 DEPLOYMENT_ID_LENGTH = 6  # AWS: e.g. "of9zuj" (hashicorp/terraform-provider-aws#36078)
 DEFAULT_TIMEOUT_MS = 29000  # WebSocket integration timeout: 50 ms to 29 s, default 29 s
+LOGGING_LEVELS_ON = ("ERROR", "INFO")  # botocore's LoggingLevel enum: ERROR | INFO | OFF
 AUTO_DEPLOY_DESCRIPTION = "Automatic deployment triggered by changes to the Api configuration"
 
 
@@ -123,8 +126,65 @@ def _integration_view(api: Any, target: str | None) -> IntegrationView | None:
     )
 
 
+STAGE_VARIABLE = re.compile(r"\$\{stageVariables\.([A-Za-z0-9_]+)\}")
+
+
+def _on_stage(integration: IntegrationView, stage_name: str,
+              variables: Mapping[str, str]) -> IntegrationView:
+    """``integration`` with the ``${stageVariables.<name>}`` of its URI resolved from the
+    stage that serves it (the API Gateway Developer Guide, "Setting up stage variables for a
+    WebSocket API": e.g. ``...:function:${stageVariables.fn}/invocations``).
+
+    A variable the stage does not set leaves the integration unable to run (chosen for
+    WebSocket; the message is the one observed on REST APIs, with what is missing).
+    """
+    uri = integration.integration_uri or ""
+    names = STAGE_VARIABLE.findall(uri)
+    if not names:
+        return integration
+    missing = [name for name in names if not variables.get(name)]
+    if missing:
+        return replace(integration, configuration_error=(
+            "Execution failed due to configuration error: Invalid stage variable value: "
+            f"null. Stage {stage_name!r} has no variable {missing[0]!r}, which the "
+            f"integration URI {uri} uses"))
+    resolved = STAGE_VARIABLE.sub(lambda m: variables[m.group(1)], uri)
+    return replace(integration, integration_uri=resolved,
+                   function_arn=function_arn_of(resolved))
+
+
+def routes_on_stage(routes: Mapping[str, RouteView], stage_name: str,
+                    variables: Mapping[str, str]) -> Mapping[str, RouteView]:
+    """What ``routes`` (of a deployment, or the live API) invoke on one stage."""
+    resolved: dict[str, RouteView] = {}
+    for key, route in routes.items():
+        integration = route.integration
+        if integration is not None and "${stageVariables." in (integration.integration_uri or ""):
+            route = replace(route, integration=_on_stage(integration, stage_name, variables))
+        resolved[key] = route
+    return MappingProxyType(resolved)
+
+
+def _authorizer_view(api: Any, route: Any) -> AuthorizerView | None:
+    """What a deployment keeps of a CUSTOM route's authorizer (None when it names none)."""
+    if (route.authorization_type or "NONE") != "CUSTOM":
+        return None
+    authorizer = api.authorizers.get(route.authorizer_id or "")
+    if authorizer is None:
+        return None
+    return AuthorizerView(
+        authorizer_id=authorizer.id,
+        name=authorizer.name,
+        function_arn=function_arn_of(authorizer.authorizer_uri),
+        identity_sources=tuple(authorizer.identity_source or ()),
+        credentials_arn=authorizer.auth_creds_arn or None,
+    )
+
+
 def snapshot_of(api: Any) -> Snapshot:
-    """What ``api`` (moto's object) serves right now, as immutable values."""
+    """What ``api`` (moto's object) serves right now, as immutable values: its routes with
+    their integrations and authorizers, so that a change to either is live only once deployed
+    (chosen for authorizers: AWS documents it for routes and integrations)."""
     routes: dict[str, RouteView] = {}
     for route in list(api.routes.values()):
         routes[route.route_key] = RouteView(
@@ -136,6 +196,8 @@ def snapshot_of(api: Any) -> Snapshot:
                 rr.route_response_key == "$default"
                 for rr in list(route.route_responses.values())
             ),
+            authorization_type=route.authorization_type or "NONE",
+            authorizer=_authorizer_view(api, route),
         )
     return Snapshot(api.route_selection_expression, MappingProxyType(routes))
 
@@ -209,22 +271,24 @@ class DeploymentStore:
                 return None
             snapshot = deployment.snapshot
         access_log = stage.access_log_settings or {}
+        variables = MappingProxyType(dict(stage.stage_variables or {}))
         return StageView(
             api_id=api.api_id,
             api_name=api.name,
             stage_name=stage.name,
             route_selection_expression=snapshot.route_selection_expression,
-            routes=snapshot.routes,
+            routes=routes_on_stage(snapshot.routes, stage.name, variables),
             deployment_id=deployment_id,
             access_log_destination_arn=access_log.get("destinationArn"),
             access_log_format=access_log.get("format"),
-            stage_variables=MappingProxyType(dict(stage.stage_variables or {})),
+            stage_variables=variables,
             auto_deploy=bool(stage.auto_deploy),
             default_route_settings=MappingProxyType(_pascal(stage.default_route_settings)),
             route_settings=MappingProxyType({
                 key: MappingProxyType(_pascal(value))
                 for key, value in (stage.route_settings or {}).items()
             }),
+            execution_logging=execution_logging_on(stage),
         )
 
 
@@ -328,6 +392,30 @@ def created_stage(api: Any, stage: Any, deployment_id: str | None) -> None:
         auto_deploy(api, only=stage)
 
 
+def _levels(default: Any, per_route: Any) -> list[Any]:
+    settings = [default] + (list(per_route.values()) if isinstance(per_route, dict) else [])
+    return [s.get("loggingLevel") for s in settings if isinstance(s, dict)]
+
+
+def turns_logging_on(body: dict[str, Any]) -> bool:
+    """Whether a create_stage/update_stage body turns access or execution logging on: what
+    needs the account's CloudWatch role (:func:`..apigateway.models.require_role`).
+
+    ``DataTraceEnabled`` with ``LoggingLevel`` OFF writes nothing and does not count (chosen:
+    AWS's answer to it is unknown); turning logging off never needs the role."""
+    access = body.get("accessLogSettings")
+    if isinstance(access, dict) and access.get("destinationArn"):
+        return True
+    levels = _levels(body.get("defaultRouteSettings"), body.get("routeSettings"))
+    return any(level in LOGGING_LEVELS_ON for level in levels)
+
+
+def execution_logging_on(stage: Any) -> bool:
+    """Whether the stage, as it is now, writes an execution log for any of its routes."""
+    levels = _levels(stage.default_route_settings, stage.route_settings)
+    return any(level in LOGGING_LEVELS_ON for level in levels)
+
+
 def update_stage(api: Any, stage: Any, body: dict[str, Any]) -> None:
     """``update_stage`` (moto 5.2 has none): maps are merged key by key, as on AWS."""
     if "accessLogSettings" in body:
@@ -368,10 +456,11 @@ def stage_json(stage: Any) -> dict[str, Any]:
     return body
 
 
-def use_wss_endpoint(api: Any) -> None:
-    """A WEBSOCKET API's ApiEndpoint is ``wss://`` on AWS (moto gives ``https://``)."""
+def use_local_endpoint(api: Any, endpoint: str) -> None:
+    """A WEBSOCKET API's ApiEndpoint is one a client here can open (moto gives AWS's host
+    with ``https://``; see :func:`..settings.websocket_api_endpoint`)."""
     if api.protocol_type == "WEBSOCKET":
-        api.api_endpoint = re.sub(r"^https://", "wss://", api.api_endpoint)
+        api.api_endpoint = endpoint
 
 
 def default_integration_timeout(integration: Any) -> None:

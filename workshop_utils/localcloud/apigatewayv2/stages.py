@@ -21,6 +21,22 @@ class IntegrationView:
     # arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{function_arn}/invocations
     function_arn: str | None
     timeout_ms: int = 29000
+    # Why this integration cannot run on this stage (a stage variable its URI names is not
+    # set); the gateway answers it as an integration that cannot be invoked.
+    configuration_error: str | None = None
+
+
+@dataclass(frozen=True)
+class AuthorizerView:
+    """A Lambda REQUEST authorizer as a deployment captured it (only ``$connect`` has one)."""
+
+    authorizer_id: str
+    name: str
+    # The function ARN inside AuthorizerUri (as for an integration); None when the URI is not
+    # a Lambda function URI (the handshake then fails as a configuration error).
+    function_arn: str | None
+    identity_sources: tuple[str, ...] = ()  # route.request.header.X, ...querystring.X, ...
+    credentials_arn: str | None = None  # AuthorizerCredentialsArn: a role API Gateway assumes
 
 
 @dataclass(frozen=True)
@@ -30,6 +46,10 @@ class RouteView:
     integration: IntegrationView | None  # None: no target, or a target that does not exist
     route_response_selection_expression: str | None = None
     has_default_route_response: bool = False  # a route response with RouteResponseKey $default
+    authorization_type: str = "NONE"  # NONE or CUSTOM (AWS_IAM is refused at create_route)
+    # CUSTOM: the route's authorizer; None when its AuthorizerId names none (a misconfiguration
+    # the control plane refuses, kept so that the handshake fails closed, never open).
+    authorizer: AuthorizerView | None = None
 
     @property
     def two_way(self) -> bool:
@@ -57,3 +77,6 @@ class StageView:
     # ThrottlingBurstLimit, ThrottlingRateLimit.
     default_route_settings: Mapping[str, Any] = field(default_factory=dict)
     route_settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # True when the stage or one of its routes has LoggingLevel ERROR or INFO: while it is
+    # False, an event's execution logging costs the gateway this one attribute read.
+    execution_logging: bool = False

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 import traceback
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
@@ -25,6 +26,8 @@ from .exceptions import AwsError, InternalError
 log = logging.getLogger(__name__)
 
 Forward = Callable[[], Response]
+# The SigV4 credential scope: Credential=<key>/<yyyymmdd>/<region>/<service>/aws4_request
+_SCOPE = re.compile(r"Credential=[^/,]+/\d{8}/(?P<region>[^/,]+)/(?P<service>[^/,]+)/")
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
@@ -32,6 +35,16 @@ class AwsExtension(Protocol):
     def handle(self, request: Request, forward: Forward) -> Response | None:
         """Answer ``request`` (return a Response, or raise an AwsError) or let it pass
         (return None)."""
+
+
+def credential_scope(request: Request) -> tuple[str | None, str | None]:
+    """(region, service) a request is signed for, from its SigV4 credential scope; (None,
+    None) when it is not signed that way. Services that share a path (``/account``) are told
+    apart by it, and a regional setting goes to the region the caller signed for."""
+    match = _SCOPE.search(request.headers.get("Authorization", ""))
+    if match is None:
+        return None, None
+    return match["region"], match["service"]
 
 
 def error_response(error: AwsError) -> Response:

@@ -18,14 +18,17 @@ from moto.awslambda.exceptions import (
     InvalidParameterValueException,
     LambdaClientError,
     UnknownFunctionException,
+    ValidationException,
 )
 
 __all__ = [
     "FunctionNotFound",
     "InvalidParameterValue",
     "InvalidRequestContentException",
+    "LayersValidation",
     "RequestTooLargeException",
     "StatementIdAlreadyExists",
+    "TooManyRequestsException",
 ]
 
 
@@ -78,3 +81,38 @@ class StatementIdAlreadyExists(_LambdaBody, LambdaClientError):
             "ResourceConflictException",
             f"The statement id ({statement_id}) provided already exists. Please provide a new "
             "statement id, or remove the existing statement.")
+
+
+class TooManyRequestsException(_LambdaBody, LambdaClientError):
+    """An invocation over the function's reserved concurrency: 429, as AWS answers it
+    (LocalStack's AWS snapshot ``TestLambdaConcurrency::test_reserved_concurrency``,
+    2025-11-25: ``{"Reason": "ReservedFunctionConcurrentInvocationLimitExceeded", "Type":
+    "User", "message": "Rate Exceeded."}``). No ``Retry-After`` header (chosen: whether AWS
+    sends one here is not known)."""
+
+    code = 429
+    reason = "ReservedFunctionConcurrentInvocationLimitExceeded"
+
+    def __init__(self) -> None:
+        super().__init__("TooManyRequestsException", "Rate Exceeded.")
+
+    def get_body(self, *args: Any, **kwargs: Any) -> str:
+        return json.dumps({"Reason": self.reason, "Type": "User", "message": self.message})
+
+
+class LayersValidation(ValidationException):
+    """A ``Layers`` entry that is not a layer version ARN (one without its version): AWS's
+    ValidationException, whose body has only ``message`` (LocalStack's AWS snapshot
+    ``TestLambdaLayer::test_layer_exceptions``)."""
+
+    def __init__(self, layers: list[str]) -> None:
+        super().__init__(
+            f"[{', '.join(layers)}]", "layers",
+            "Member must satisfy constraint: [Member must have length less than or equal to "
+            "2048, Member must have length greater than or equal to 1, Member must satisfy "
+            "regular expression pattern: (arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{2}((-gov)|"
+            "(-iso([a-z]?)))?-[a-z]+-\\d{1}:\\d{12}:layer:[a-zA-Z0-9-_]+:[0-9]+)|"
+            "(arn:[a-zA-Z0-9-]+:lambda:::awslayer:[a-zA-Z0-9-_]+), Member must not be null]")
+
+    def get_body(self, *args: Any, **kwargs: Any) -> str:
+        return json.dumps({"message": self.message})

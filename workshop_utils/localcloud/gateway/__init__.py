@@ -11,7 +11,9 @@ What AWS does here is written down in SPEC-gateway.md; each rule there is a test
 - :mod:`.routing`: RouteSelectionExpression evaluation;
 - :mod:`.events`: the Lambda proxy events of the routes;
 - :mod:`.integrations`: invoking a route's Lambda integration (permission, timeout, result);
+- :mod:`.authorizers`: the ``$connect`` route's Lambda REQUEST authorizer, before the upgrade;
 - :mod:`.management`: ``@connections`` POST / GET / DELETE;
 - :mod:`.access_log`: the stage's access log lines;
+- :mod:`.execution_log`: the stage's execution log (LoggingLevel ERROR / INFO, data trace);
 - :mod:`.ids`: connection and request ids in API Gateway's shape, seeded.
 """

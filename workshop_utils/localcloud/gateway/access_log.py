@@ -3,20 +3,22 @@
 The stage's AccessLogSettings give a destination (``arn:aws:logs:region:account:log-group:NAME``)
 and a Format with ``$context.*`` variables; each variable is filled in, and a variable that has
 no value for the event (or that the local cloud does not know) is written as ``-``, as AWS does.
+Lines are delivered with the account's CloudWatch role (:mod:`..logs.stage_delivery`).
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..apigatewayv2.stages import StageView
+from ..logs.stage_delivery import deliver, stream_of
 
 if TYPE_CHECKING:
     from ..parts import CloudParts
+    from .authorizers import AuthorizerOutcome
 
 log = logging.getLogger(__name__)
 
@@ -56,11 +58,10 @@ class AccessLog:
                         view.api_id, view.stage_name, view.access_log_destination_arn)
             return
         group, region = target
-        # One stream per stage, named like AWS's (a hex digest), stable across restarts.
-        stream = hashlib.md5(f"{view.api_id}/{view.stage_name}".encode()).hexdigest()
         try:
-            self.parts.logs.put(group, stream, [(ts_ms, render(view.access_log_format, values))],
-                                region=region)
+            deliver(self.parts, group, stream_of(view.api_id, view.stage_name),
+                    region or self.parts.settings.region,
+                    [(ts_ms, render(view.access_log_format, values))])
         except Exception:
             log.exception("writing the access log of %s/%s failed", view.api_id,
                           view.stage_name)
@@ -70,8 +71,14 @@ def context_values(view: StageView, info: Any, *, event_type: str, route_key: st
                    request_id: str, request_time_ms: int, request_time: str, status: int,
                    message_id: str | None = None, latency_ms: int | None = None,
                    integration_status: int | None = None, error_message: str | None = None,
-                   integration_error: str | None = None) -> dict[str, Any]:
-    """The ``$context`` variables of one event, by name (without ``$context.``)."""
+                   integration_error: str | None = None,
+                   integration_request_id: str | None = None,
+                   authorizer: AuthorizerOutcome | None = None) -> dict[str, Any]:
+    """The ``$context`` variables of one event, by name (without ``$context.``).
+
+    ``authorizer`` is the outcome of the handshake's authorizer (CONNECT lines only); the
+    connection's ``principalId`` and context keys are in every line of an authorized
+    connection, stringified as AWS writes them (``1`` -> ``"1"``, ``true`` -> ``"true"``)."""
     values: dict[str, Any] = {
         "apiId": view.api_id,
         "stage": view.stage_name,
@@ -97,7 +104,44 @@ def context_values(view: StageView, info: Any, *, event_type: str, route_key: st
         "integration.integrationStatus": integration_status,
         "integrationErrorMessage": integration_error,
         "integration.error": integration_error,
+        # The Lambda request id of the invocation ($context.awsEndpointRequestId's alias in
+        # the WebSocket list): what joins this line to the function's START/REPORT.
+        "integration.requestId": integration_request_id,
         "error.message": error_message,
         "error.messageString": f'"{error_message}"' if error_message else None,
     }
+    for key, value in info.authorizer or ():
+        if key != "integrationLatency":
+            values[f"authorizer.{key}"] = _stringified(value)
+    if authorizer is not None:
+        values.update(_authorizer_values(authorizer))
+    return values
+
+
+def _stringified(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _authorizer_values(outcome: AuthorizerOutcome) -> dict[str, Any]:
+    """``$context.authorizer.*`` / ``authorize.*`` of a handshake (the WebSocket logging page
+    lists them; what each holds on a refusal is chosen: the refusal's status and message)."""
+    invoked = outcome.integration_latency_ms is not None
+    authorizer_status = (outcome.status if outcome.authorize_status is None
+                         else 200)  # the Lambda step answered; the policy decided
+    values: dict[str, Any] = {
+        "authorizer.status": authorizer_status,
+        "authorizer.latency": outcome.latency_ms,
+        "authorizer.integrationLatency": outcome.integration_latency_ms,
+        "authorizer.integrationStatus": outcome.integration_status if invoked else None,
+        "authorizer.requestId": outcome.lambda_request_id,
+        "authorizer.error": outcome.message if outcome.authorize_status is None else None,
+        "authorize.status": outcome.authorize_status,
+        "authorize.latency": 0 if outcome.authorize_status is not None else None,
+        "authorize.error": outcome.message if outcome.authorize_status == 403 else None,
+        "error.responseType": outcome.response_type,
+    }
+    if outcome.allowed:
+        values["authorizer.principalId"] = outcome.principal_id
     return values

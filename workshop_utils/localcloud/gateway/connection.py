@@ -59,7 +59,7 @@ class WebSocketConnection:
     __slots__ = (
         "gateway", "info", "transport", "loop", "proto", "last_data", "_opened_mono", "_opened_ms",
         "_parts", "_size", "_cause", "_idle", "_max", "_close_timer", "_in_flight", "_paused",
-        "closed",
+        "_drained", "closed",
     )
 
     def __init__(self, gateway: Gateway, info: ConnectionInfo,
@@ -83,6 +83,7 @@ class WebSocketConnection:
         self._close_timer: asyncio.TimerHandle | None = None
         self._in_flight = 0
         self._paused = False
+        self._drained: asyncio.Future[None] | None = None  # awaited by integrations_done()
         self.closed = False
 
     # -- state for @connections GET -------------------------------------------------------
@@ -97,14 +98,23 @@ class WebSocketConnection:
     # -- incoming -------------------------------------------------------------------------
 
     def receive(self, data: bytes) -> None:
-        """Bytes from the client: frames through websockets, then our quotas and routing."""
+        """Bytes from the client: frames through websockets, then our quotas and routing.
+
+        Every data frame before the client's close frame is routed, whatever the read
+        boundaries: ``send(x); close()`` often arrives in one read, and websockets has parsed
+        the close (and moved to CLOSING) before we look at ``x``. So the loop stops *at* the
+        close frame, not at the state it leaves behind. websockets parses nothing after a
+        close; frames that arrive once the gateway itself has closed (DELETE, idle, a quota)
+        are dropped, as is the rest of a read after the gateway fails the connection.
+        """
         proto = self.proto
+        closing = proto.state is not OPEN  # the gateway already sent its close frame
         proto.receive_data(data)
         limits = self.gateway.limits
         for frame in proto.events_received():
-            if proto.state is not OPEN:
-                break  # closing: later frames of this batch are not delivered
             opcode = frame.opcode
+            if closing or opcode is Opcode.CLOSE or self._cause is not None:
+                break  # only frames after a close, or after a quota close, are dropped
             if opcode is Opcode.TEXT or opcode is Opcode.CONT:
                 if len(frame.data) > limits.frame_bytes:
                     self._fail(1009, TOO_BIG_REASON)
@@ -150,6 +160,20 @@ class WebSocketConnection:
         if self._paused and self._in_flight < MAX_IN_FLIGHT // 2 and not self.closed:
             self._paused = False
             self.transport.resume_reading()
+        if self._in_flight == 0 and self._drained is not None and not self._drained.done():
+            self._drained.set_result(None)
+
+    async def integrations_done(self) -> None:
+        """Return once no message integration of this connection is running any more.
+
+        $disconnect waits for this (see ``Gateway.connection_closed``). Each integration
+        ends by its integration timeout at the latest, so the wait is bounded by it.
+        """
+        if self._in_flight == 0:
+            return
+        if self._drained is None or self._drained.done():
+            self._drained = self.loop.create_future()
+        await asyncio.shield(self._drained)
 
     # -- outgoing -------------------------------------------------------------------------
 

@@ -3,6 +3,8 @@
 websockets' Sans-I/O ``ServerProtocol.accept`` validates the request (method, version, key,
 Upgrade/Connection) and computes ``Sec-WebSocket-Accept``; the gateway decides the rest:
 - unknown api or stage: 403 (chosen);
+- a $connect route with a Lambda authorizer: it decides first (401, 403 or 500 refuse;
+  :mod:`.authorizers`);
 - a $connect route: its integration runs before the 101; 2xx accepts, another statusCode
   refuses with that status, a failure (raise, timeout, not invokable, no permission) with 502;
 - only a ``Sec-WebSocket-Protocol`` header the function returns goes into the 101;

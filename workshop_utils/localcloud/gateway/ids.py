@@ -9,6 +9,17 @@ from __future__ import annotations
 
 import base64
 import random
+import re
+
+# What API Gateway takes for a connection id (observed: every published id, e.g.
+# ``YkOibd6goAMCLjg=``, ``e_d2EewNLPECIGw=``, is 15 URL-safe base64 characters and ``=``).
+# Anything else is not an id at all, and @connections answers 400 instead of 410.
+CONNECTION_ID_SHAPE = re.compile(r"[A-Za-z0-9_-]{15}=")
+
+
+def is_connection_id(value: str) -> bool:
+    """Whether ``value`` has the shape of a connection id (not whether it is open)."""
+    return CONNECTION_ID_SHAPE.fullmatch(value) is not None
 
 
 class IdGenerator:

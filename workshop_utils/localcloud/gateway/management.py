@@ -4,13 +4,16 @@
 once (a slow client never stalls a broadcast); ``GET`` describes the connection; ``DELETE``
 closes it with 1000. Ids not open on that API and stage (unknown, closed, or still in $connect)
 answer 410 with ``x-amzn-ErrorType: GoneException``, which botocore needs to raise
-``client.exceptions.GoneException``.
+``client.exceptions.GoneException``; a string that is not a connection id at all
+(:func:`.ids.is_connection_id`) answers 400 ``BadRequestException`` "Invalid connectionId:
+<id>", as AWS does (a plain ``ClientError`` in boto3: the model has no such error).
 
 IAM: requests must carry a SigV4 signature (chosen: unsigned ones get 403 "Missing
 Authentication Token"). A request signed by a Lambda function's role is checked for
 ``execute-api:ManageConnections`` on ``<api>/<stage>/<METHOD>/@connections/<id>``
 (:func:`authorize`); other signers (the learner, tests) are not. Checks come in AWS's order:
-signature, then permission, then the size of the body.
+signature, then permission, then the size of the body, then the stage, then the id (chosen
+where AWS's order is not known: the id last, since only an unknown id needs its shape read).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from urllib.parse import unquote
 
 from .connection import SendBufferFull
 from .httpwire import FORBIDDEN, HttpRequest, error_response, response
+from .ids import is_connection_id
 
 if TYPE_CHECKING:
     from .gateway import Gateway
@@ -91,6 +95,9 @@ def handle(gateway: Gateway, request: HttpRequest, api_id: str, stage: str,
             return response(403, FORBIDDEN,
                             headers=(("x-amzn-ErrorType", "ForbiddenException"),),
                             keep_alive=keep)
+        if not is_connection_id(connection_id):
+            return error_response(400, "BadRequestException",
+                                  f"Invalid connectionId: {connection_id}", keep)
         return error_response(410, "GoneException", None, keep)
     if method == "POST":
         try:

@@ -249,9 +249,23 @@ class GatewaySession(asyncio.Protocol):
 
     async def _run_connect(self, view: StageView, route: RouteView, info: ConnectionInfo,
                            accepted: Response) -> None:
+        """The $connect route's authorizer (when it has one), then its integration, then the
+        101 or the refusal; reading stays paused until they have answered."""
         gateway = self.gateway
         try:
-            outcome = await gateway.connect_integration(view, route, info)
+            request = gateway.connect_request(view, info)
+            authorized = None
+            if route.authorization_type != "NONE":
+                authorized = await gateway.authorize(view, route, info, request)
+                if self.lost:  # the client left before it was let in: nothing to undo
+                    if authorized.allowed:
+                        gateway.connect_abandoned(view, info, request)
+                    return
+                if not authorized.allowed:
+                    self._write_refusal(authorized.refusal())
+                    return
+                info = authorized.connection_info(info)
+            outcome = await gateway.connect_integration(view, route, info, request, authorized)
         except asyncio.CancelledError:
             self.transport.abort()
             raise

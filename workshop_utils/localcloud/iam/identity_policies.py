@@ -1,13 +1,16 @@
 """The execution role, enforced on what a function does: as on AWS, a missing statement fails.
 
 A request signed by a function (:mod:`.sessions`) is checked against its role's
-identity-based policies (inline and attached, evaluated by moto's own policy evaluator
-through :func:`~..moto_internals.identity_policy_decision`):
+identity-based policies (inline, customer managed and AWS managed, such as
+``AWSLambdaBasicExecutionRole``, all evaluated by moto's own policy evaluator through
+:func:`~..moto_internals.identity_policy_decision`):
 
 - DynamoDB calls (``dynamodb:<Operation>`` on the table ARN), in front of moto;
 - ``@connections`` calls to the gateway (``execute-api:ManageConnections``);
 - the function's own log delivery (``logs:CreateLogGroup/CreateLogStream/PutLogEvents``):
-  without them, as on AWS, the invocation runs and its logs are lost.
+  without them, as on AWS, the invocation runs and its logs are lost;
+- API Gateway's delivery of a stage's access and execution logs, with the account's CloudWatch
+  role (the same three actions): without them the logs are lost, the API works.
 
 Calls signed with any other key (the learner's notebook, tests) are not checked; neither are
 services other than these (the README says so). Statement conditions are evaluated by moto
@@ -44,7 +47,10 @@ class IdentityPolicies:
             return (f"User: {principal} is not authorized to perform: {action} on resource: "
                     f"{resource} because the role {role_name} does not exist")
         documents = tuple(sorted(role.policies.items()))
-        managed = tuple(sorted(role.managed_policies))
+        # a managed policy's default version can change (create_policy_version), so it is in
+        # the key: a changed policy is decided again at once
+        managed = tuple(sorted((arn, str(getattr(policy, "default_version_id", "")))
+                               for arn, policy in role.managed_policies.items()))
         key = (role_name, documents, managed, action, resource)
         if key in self._decisions:
             return self._decisions[key]
@@ -63,3 +69,18 @@ class IdentityPolicies:
             self._decisions.clear()
         self._decisions[key] = decision
         return decision
+
+    def log_delivery_denial(self, role_arn: str, session_name: str, group: str, stream: str,
+                            region: str, *, group_exists: bool) -> str | None:
+        """None when the role may write ``stream`` of ``group`` (and create the group when it
+        does not exist yet); otherwise AWS's message for the first action it may not do."""
+        prefix = (f"arn:aws:logs:{region}:{self.parts.settings.account_id}:log-group:{group}")
+        needed = [("logs:CreateLogStream", f"{prefix}:log-stream:{stream}"),
+                  ("logs:PutLogEvents", f"{prefix}:log-stream:{stream}")]
+        if not group_exists:
+            needed.insert(0, ("logs:CreateLogGroup", prefix))
+        for action, resource in needed:
+            denied = self.denial(role_arn, session_name, action, resource)
+            if denied is not None:
+                return denied
+        return None

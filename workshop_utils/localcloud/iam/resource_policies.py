@@ -3,91 +3,39 @@
 Asked by the gateway before every integration call (:mod:`..gateway.integrations`).
 
 ``add_permission`` stores statements on the function (moto: ``LambdaFunction.policy``, a list of
-statements plus a ``revision`` uuid that changes on every add/remove). API Gateway may invoke
+statements plus a ``revision`` uuid that moto changes on every add and the local cloud on every
+remove, :func:`~..awslambda.models.policy_changed`). API Gateway may invoke
 when an Allow statement names the service principal ``apigateway.amazonaws.com``, the action
 ``lambda:InvokeFunction`` (or a wildcard) and its conditions hold for the execute-api source
 ARN ``arn:aws:execute-api:{region}:{account}:{api}/{stage}/{route}``; a matching Deny wins.
 
 The hot path asks once per message, so decisions are cached by (function, source ARN, policy
-revision): a new add_permission/remove_permission changes the revision and so the answer.
+revision): a new add_permission/remove_permission changes the revision and so the answer, from
+the next message on; a function deleted and created again has a new policy, so a new revision.
 """
 
 from __future__ import annotations
 
-import re
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
+
+from .statements import action_matches, condition_holds, service_principal_matches
 
 if TYPE_CHECKING:
     from ..parts import CloudParts
 
 _PRINCIPAL = "apigateway.amazonaws.com"
-_ACTIONS = frozenset({"lambda:invokefunction", "lambda:*", "*"})
+_ACTION = "lambda:InvokeFunction"
 _CACHE_LIMIT = 4096
-
-
-@lru_cache(maxsize=1024)
-def _wildcard(pattern: str) -> re.Pattern[str]:
-    """IAM's ``*``/``?`` wildcards (``*`` crosses ``/`` and ``:``), everything else literal."""
-    body = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-    return re.compile(body + r"\Z", re.DOTALL)
-
-
-def _as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
-
-
-def _principal_matches(principal: Any) -> bool:
-    if principal == "*":
-        return True
-    if isinstance(principal, str):
-        return principal == _PRINCIPAL
-    if isinstance(principal, dict):
-        return any(p == "*" or p == _PRINCIPAL for p in _as_list(principal.get("Service", [])))
-    return False
-
-
-def _action_matches(action: Any) -> bool:
-    return any(isinstance(a, str) and a.lower() in _ACTIONS for a in _as_list(action))
-
-
-def _condition_holds(condition: Any, source_arn: str, account_id: str) -> bool:
-    if not condition:
-        return True
-    if not isinstance(condition, dict):
-        return False
-    for operator, pairs in condition.items():
-        if not isinstance(pairs, dict):
-            return False
-        op = operator.lower()
-        for key, wanted in pairs.items():
-            k = key.lower()
-            if k == "aws:sourcearn":
-                actual = source_arn
-            elif k == "aws:sourceaccount":
-                actual = account_id
-            else:
-                return False  # a key API Gateway does not provide: the statement does not apply
-            values = [v for v in _as_list(wanted) if isinstance(v, str)]
-            if op in ("arnlike", "stringlike"):
-                ok = any(_wildcard(v).match(actual) for v in values)
-            elif op in ("arnequals", "stringequals"):
-                ok = actual in values
-            elif op == "stringequalsignorecase":
-                ok = actual.lower() in (v.lower() for v in values)
-            else:
-                return False
-            if not ok:
-                return False
-    return True
 
 
 def evaluate(statements: list[dict[str, Any]], source_arn: str, account_id: str) -> str | None:
     """None when the statements let API Gateway invoke from ``source_arn``, else why not."""
     allowed = False
+    context = {"aws:sourcearn": source_arn, "aws:sourceaccount": account_id}
     for st in statements:
-        if not (_principal_matches(st.get("Principal")) and _action_matches(st.get("Action"))
-                and _condition_holds(st.get("Condition"), source_arn, account_id)):
+        if not (service_principal_matches(st.get("Principal"), _PRINCIPAL)
+                and action_matches(st, _ACTION)
+                and condition_holds(st.get("Condition"), context)):
             continue
         if st.get("Effect", "Allow") == "Deny":
             return f"a Deny statement ({st.get('Sid', '?')}) of the function's policy matches"

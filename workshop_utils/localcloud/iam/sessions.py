@@ -41,3 +41,9 @@ class RoleSessions:
             return None
         role_arn, session_name = self._sessions[match[1]]
         return role_arn, session_name, match[2]
+
+
+def signing_region(authorization: str | None) -> str | None:
+    """The region of a SigV4 ``Authorization`` header's credential scope, if it has one."""
+    match = CREDENTIAL.search(authorization or "")
+    return match[2] if match else None

@@ -11,19 +11,23 @@ What is here:
 - moto's in-process backends (the server and this process share them): :func:`backend`,
   :func:`logs_backend`;
 - moto's seeded id generator (the private ``moto.moto_api._internal.mock_random``):
-  :func:`seed_ids`, :func:`random_id`;
+  :func:`seed_ids`, :func:`random_id`, :func:`random_uuid`;
 - state the local cloud keeps on moto's objects, so that moto's own deletes and resets forget
   it with them: :func:`deployments_of` (on an ``Api``), :func:`stage_deployment_id` and
-  :func:`set_stage_deployment_id` (on a ``Stage``);
+  :func:`set_stage_deployment_id` (on a ``Stage``), :func:`incarnation_of` (on a Lambda
+  function);
 - moto's server as a WSGI app and its request handler: :func:`server_app`,
   :func:`request_handler_class`;
 - moto's IAM policy evaluator: :func:`identity_policy_decision`;
 - the patches of moto, each with why and the version it was checked on: :mod:`.speedups`
-  (speed) and :mod:`.memory` (memory), installed by :func:`apply_patches`.
+  (speed), :mod:`.memory` (memory) and :mod:`.corrections` (where moto is not AWS: AWS
+  managed policies, CloudFormation's ManagedPolicyArns, the concurrency quota), installed by
+  :func:`apply_patches`.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -32,15 +36,17 @@ from moto.iam.access_control import IAMPolicy, PermissionResult
 from moto.logs.models import logs_backends
 from moto.moto_api._internal import mock_random
 
-from . import memory, speedups
+from . import corrections, memory, speedups
 
 __all__ = [
     "apply_patches",
     "backend",
     "deployments_of",
     "identity_policy_decision",
+    "incarnation_of",
     "logs_backend",
     "random_id",
+    "random_uuid",
     "request_handler_class",
     "seed_ids",
     "server_app",
@@ -50,12 +56,16 @@ __all__ = [
 
 _DEPLOYMENTS_ATTR = "_localcloud_deployments"  # on moto's Api: {deployment_id: Deployment}
 _STAGE_DEPLOYMENT_ATTR = "_localcloud_deployment_id"  # on moto's Stage
+_INCARNATION_ATTR = "_localcloud_incarnation"  # on moto's LambdaFunction
+_incarnations = itertools.count(1)
 
 
-def apply_patches() -> None:
-    """Install every patch of moto (the cloud process calls this once, at start)."""
+def apply_patches(region: str = "us-east-1") -> None:
+    """Install every patch of moto (the cloud process calls this once, at start, with the
+    region it serves)."""
     speedups.apply()
     memory.apply()
+    corrections.apply(region)
 
 
 # --- backends ---------------------------------------------------------------------------
@@ -87,6 +97,11 @@ def random_id(alphabet: str, length: int) -> str:
     return "".join(mock_random.choice(alphabet) for _ in range(length))
 
 
+def random_uuid() -> str:
+    """A uuid4 from moto's seeded generator (as moto makes a policy's RevisionId)."""
+    return str(mock_random.uuid4())
+
+
 # --- state kept on moto's objects -------------------------------------------------------
 
 
@@ -110,6 +125,19 @@ def stage_deployment_id(stage: Any) -> str | None:
 def set_stage_deployment_id(stage: Any, deployment_id: str | None) -> None:
     setattr(stage, _STAGE_DEPLOYMENT_ATTR, deployment_id)
     stage.config["deploymentId"] = deployment_id
+
+
+def incarnation_of(function: Any) -> int:
+    """A number of its own for each function object moto makes (kept on it).
+
+    A function deleted and created again under its name has the same ARN and, with the same
+    zip, the same CodeSha256; only this tells the new one from the old, so that the runtime
+    never serves it from the old one's warm environments. moto mutates a function on update
+    (the number stays) and deep-copies it into a published version (the version keeps it)."""
+    found = function.__dict__.get(_INCARNATION_ATTR)
+    if found is None:
+        found = function.__dict__.setdefault(_INCARNATION_ATTR, next(_incarnations))
+    return found
 
 
 # --- moto's server ----------------------------------------------------------------------

@@ -12,6 +12,14 @@ JSON header, then the raw body. Worker -> cloud: ``log`` (body: one CloudWatch e
 ``init_error``, ``result``. Cloud -> worker: ``invoke`` (body: the event). stdout and stderr are
 redirected into ``log`` frames, so print() cannot corrupt the channel and log lines stay in order
 with the result. The worker exits when the command pipe closes (the cloud stopped or died).
+
+What the function can import is what AWS's runtime gives it. The worker is started with
+``python -S -s -P`` (:mod:`.workers`): no site-packages of the cloud's environment, no user
+site, not this file's directory; :func:`set_sys_path` then puts on ``sys.path``, in the order of
+AWS's ``/var/runtime/bootstrap.py``, the task root (``/var/task``), the layers
+(``/opt/python/lib/python3.X/site-packages``, ``/opt/python``), the runtime's packages
+(boto3 and what it needs, :mod:`.runtimedir`; AWS: ``/var/lang/lib/python3.X/site-packages``)
+and ``LAMBDA_RUNTIME_DIR``, ahead of the standard library.
 """
 
 from __future__ import annotations
@@ -36,6 +44,7 @@ _RUNTIME_FILE = os.path.abspath(__file__)
 
 _cmd_fd, _evt_fd = (int(x) for x in os.environ.pop("_LOCALCLOUD_FDS").split(","))
 _GATEWAY = os.environ.pop("_LOCALCLOUD_GATEWAY", "")  # http://127.0.0.1:<ws port>
+_OPT = os.environ.pop("_LOCALCLOUD_OPT", "/opt")  # the layers, extracted (AWS: /opt)
 _send_lock = threading.Lock()
 _request_id = ""
 
@@ -143,9 +152,33 @@ class _LambdaLoggerFilter(logging.Filter):
         return True
 
 
+_handler = _LambdaLoggerHandler()
+
+# awslambdaric/lambda_literals.py: logged before an init error's [ERROR] line
+LAMBDA_UNHANDLED_EXCEPTION_WARNING = (
+    "LAMBDA_WARNING: Unhandled exception. The most likely cause is an issue in the function "
+    "code. However, in rare cases, a Lambda runtime update can cause unexpected function "
+    "behavior. For functions using managed runtimes, runtime updates can be triggered by a "
+    "function change, or can be applied automatically. To determine if the runtime has been "
+    "updated, check the runtime version in the INIT_START log entry. If this error correlates "
+    "with a change in the runtime version, you may be able to mitigate this error by "
+    "temporarily rolling back to the previous runtime version. For more information, see "
+    "https://docs.aws.amazon.com/lambda/latest/dg/runtimes-update.html"
+)
+
+
+def _warn_unhandled() -> None:
+    """The runtime's LAMBDA_WARNING line, in the logging format with an empty request id (as
+    during init on AWS: two tabs), whatever levels the function's code set."""
+    record = logging.LogRecord("root", logging.WARNING, _RUNTIME_FILE, 0,
+                               LAMBDA_UNHANDLED_EXCEPTION_WARNING, None, None)
+    record.aws_request_id = ""
+    _log(_handler.format(record))
+
+
 def _setup_logging() -> None:
     logging.Formatter.converter = time.gmtime
-    handler = _LambdaLoggerHandler()
+    handler = _handler
     handler.setFormatter(logging.Formatter(
         "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n",
         "%Y-%m-%dT%H:%M:%S",
@@ -407,10 +440,46 @@ def _handle(request_handler, header: dict, body: bytes) -> None:
     _send({"t": "result", "error": error is not None, "rss": _rss_mb()}, payload)
 
 
+def set_sys_path() -> None:
+    """``sys.path`` as AWS's ``/var/runtime/bootstrap.py`` builds it (``set_default_sys_path``,
+    ``add_default_site_directories``, ``set_default_pythonpath``), on top of what the
+    interpreter gave ``-S`` (PYTHONPATH's entries, then the standard library).
+
+    Without PYTHONPATH: task root, layers (``/opt/python/lib/python3.X/site-packages`` then
+    ``/opt/python``, X being the function's runtime's), the runtime's packages,
+    ``LAMBDA_RUNTIME_DIR``, the standard library; ``.pth`` files of the task root and the
+    layers are processed (``site.addsitedir``), and PYTHONPATH is set to
+    ``LAMBDA_RUNTIME_DIR``. With a PYTHONPATH in the function's configuration only the task
+    root (and the runtime directory, where AWS has the bootstrap's own directory) go in front
+    of its entries, and the runtime's packages stay at the end, where the interpreter's own
+    site-packages are."""
+    import site
+
+    task_root = os.environ["LAMBDA_TASK_ROOT"]
+    runtime_dir = os.environ["LAMBDA_RUNTIME_DIR"]
+    runtime_site = os.path.join(runtime_dir, "site-packages")
+    version = os.environ.get("AWS_EXECUTION_ENV", "").rpartition("_")[2]  # "python3.12"
+    if not version.startswith("python"):
+        version = f"python{sys.version_info[0]}.{sys.version_info[1]}"
+    opt_python = os.path.join(_OPT, "python")
+    opt_site = os.path.join(opt_python, "lib", version, "site-packages")
+    pythonpath_set = "PYTHONPATH" in os.environ
+    interpreter_path = list(sys.path)
+    if pythonpath_set:
+        sys.path[:] = [task_root, runtime_dir, *interpreter_path, runtime_site]
+    else:
+        sys.path[:] = [task_root, opt_site, opt_python, runtime_site, runtime_dir,
+                       *interpreter_path, runtime_site]
+    site.addsitedir(task_root)
+    if not pythonpath_set:
+        site.addsitedir(opt_site)
+        site.addsitedir(opt_python)
+        os.environ["PYTHONPATH"] = runtime_dir
+
+
 def main() -> None:
     _die_with_parent()
-    task_root = os.environ["LAMBDA_TASK_ROOT"]
-    sys.path[0] = task_root  # the task root first, as /var/task on AWS
+    set_sys_path()
     sys.meta_path.insert(0, _BotocoreHook())
     sys.stdout = _LineStream("<stdout>")
     sys.stderr = _LineStream("<stderr>")
@@ -426,6 +495,7 @@ def main() -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     if error is not None:
+        _warn_unhandled()
         log_error(error)
         _send({"t": "init_error", "rss": _rss_mb()}, json.dumps(error).encode())
         os._exit(1)

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ... import moto_internals
 from ..exceptions import FunctionNotFound
 
 if TYPE_CHECKING:
@@ -32,12 +33,17 @@ class FunctionSpec:
     role: str
     code_sha: str  # hex digest of the zip
     region: str
+    layers: tuple[tuple[str, str], ...] = ()  # (layer version ARN, its code's digest), in order
+    incarnation: int = 0  # new for every function created, even under an old name
+    reserved_concurrency: int | None = None  # put_function_concurrency; None: unreserved
 
     @property
     def fingerprint(self) -> tuple[Any, ...]:
-        """What AWS would redeploy on: any change means new execution environments."""
-        return (self.code_sha, self.handler, self.runtime, self.env, self.timeout,
-                self.memory, self.role)
+        """What AWS would redeploy on: any change means new execution environments. A
+        function deleted and created again under its name is another function (another
+        incarnation), even with the same code: it starts cold, as on AWS."""
+        return (self.incarnation, self.code_sha, self.handler, self.runtime, self.env,
+                self.timeout, self.memory, self.role, self.layers)
 
 
 def resolve(parts: CloudParts, function: str, qualifier: str | None = None) -> FunctionSpec:
@@ -60,12 +66,22 @@ def resolve(parts: CloudParts, function: str, qualifier: str | None = None) -> F
             unqualified + (f":{qualifier}" if qualifier else "")
         ) from None
     env = fn.environment_vars or {}
+    layers = []
+    for layer in getattr(fn, "layers", None) or []:
+        arn = layer.get("Arn", "") if isinstance(layer, dict) else str(layer)
+        version = backend.layers_versions_by_arn(arn)
+        layers.append((arn, getattr(version, "code_digest", "") if version else ""))
+    # reserved concurrency belongs to the function, whatever version is invoked
+    unqualified_fn = fn if qualifier in (None, "$LATEST") else backend.get_function(name)
+    reserved = getattr(unqualified_fn, "reserved_concurrency", None)
     return FunctionSpec(
         name=fn.function_name, arn=unqualified, version=str(fn.version),
         handler=fn.handler or "", runtime=fn.run_time or "python3.12",
         env=tuple(sorted((str(k), str(v)) for k, v in env.items())),
         timeout=int(fn.timeout or 3), memory=int(fn.memory_size or 128),
         role=fn.role or "", code_sha=fn.code_digest or "", region=region,
+        layers=tuple(layers), incarnation=moto_internals.incarnation_of(fn),
+        reserved_concurrency=None if reserved is None else int(reserved),
     )
 
 
@@ -89,3 +105,15 @@ def code_of(parts: CloudParts, spec: FunctionSpec) -> bytes:
     backend = parts.moto_backend("lambda", spec.region)
     fn = backend.get_function(spec.name, None if spec.version == "$LATEST" else spec.version)
     return getattr(fn, "code_bytes", b"") or b""
+
+
+def layer_zips(parts: CloudParts, spec: FunctionSpec) -> list[bytes]:
+    """The zips of ``spec``'s layers, in the function's order (a layer version deleted since
+    is skipped: its content is gone from moto)."""
+    backend = parts.moto_backend("lambda", spec.region)
+    zips = []
+    for arn, _ in spec.layers:
+        version = backend.layers_versions_by_arn(arn)
+        if version is not None:
+            zips.append(getattr(version, "code_bytes", b"") or b"")
+    return zips

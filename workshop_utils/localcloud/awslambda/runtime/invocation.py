@@ -4,6 +4,14 @@ Timeouts (``Sandbox.Timedout``), a worker that dies (``Runtime.ExitError``), a r
 Lambda's quota (``Function.ResponseSizeTooLarge``) and a failed init are answered and logged
 with AWS's texts; the REPORT line carries Duration, Billed Duration, Memory Size, Max Memory
 Used and, on a cold start, Init Duration.
+
+A failed init is logged as AWS logs it today (a python3.12 capture of 2026-04-22, in
+/work/research/lambda-and-iam.md §2.2; awslambdaric PR #163 reports init errors in the init
+phase): the runtime's LAMBDA_WARNING and ``[ERROR] <type>: <message>`` lines, ``INIT_REPORT
+Init Duration: … ms\tPhase: init\tStatus: error\tError Type: <type>``; then Lambda runs the
+init again in the invoke phase (the same lines, ``Phase: invoke``), and only then START, END and
+a REPORT without Init Duration, with ``Status: error\tError Type: <type>``. The payload's
+``requestId`` is ``""``, the init's (there was no invocation yet when it failed).
 """
 
 from __future__ import annotations
@@ -37,6 +45,37 @@ class InvokeResult:
     executed_version: str = "$LATEST"
 
 
+@dataclass(frozen=True)
+class ColdStart:
+    """How the environment of an invocation was made: its init's duration and last frame
+    (``ready`` or ``init_error``). None in place of it means a warm environment."""
+
+    init_ms: float
+    header: dict[str, Any]
+    body: bytes
+    suppressed: bool = False  # the init ran again in the invoke phase, after a failed one
+
+    @property
+    def failed(self) -> bool:
+        return self.header.get("t") != "ready"
+
+    def error(self) -> dict[str, Any]:
+        try:
+            error = json.loads(self.body) if self.failed else {}
+        except ValueError:
+            error = {}
+        return error if isinstance(error, dict) else {}
+
+
+def init_report(cold: ColdStart, phase: str) -> str:
+    """The INIT_REPORT line of a failed init (``phase``: "init" or "invoke")."""
+    error_type = cold.error().get("errorType") or "Runtime.Unknown"
+    line = f"INIT_REPORT Init Duration: {cold.init_ms:.2f} ms\tPhase: {phase}\t"
+    if error_type == "Sandbox.Timedout":
+        return line + "Status: timeout\n"
+    return line + f"Status: error\tError Type: {error_type}\n"
+
+
 @dataclass
 class Invocation:
     """One invocation's request id, its log events (bounded) and, once sent, its result."""
@@ -61,25 +100,27 @@ def _iso(ts_ms: int) -> str:
 
 
 async def run_on(
-    worker: Worker, init: tuple[float, dict[str, Any], bytes] | None, spec: FunctionSpec,
+    worker: Worker, init: ColdStart | None, spec: FunctionSpec,
     inv: Invocation, payload: bytes, invoked_arn: str, client_context: dict[str, Any] | None,
 ) -> tuple[bytes, bool]:
-    """Run ``inv`` on ``worker`` (``init``: the cold start's frame and duration, None when
-    warm); returns (payload, failed) with START, END and REPORT in ``inv.events``."""
+    """Run ``inv`` on ``worker`` (``init``: how its environment was made, None when warm);
+    returns (payload, failed) with START, END and REPORT in ``inv.events``."""
     rid = inv.request_id
-    init_ms: float | None = None
+    init_ms: float | None = None  # the REPORT's Init Duration
+    init_in_invoke = 0.0  # a suppressed init counts in the invocation's Duration
     error_type: str | None = None
-    init_failed = False
+    init_failed = init is not None and init.failed
     if init is not None:
-        init_ms, header, body = init
-        init_failed = header.get("t") != "ready"
+        if init.suppressed:
+            init_in_invoke = init.init_ms
+        else:
+            init_ms = init.init_ms
     start_ts = now_ms()
     inv.events.append((start_ts, f"START RequestId: {rid} Version: {spec.version}\n"))
     t0 = time.perf_counter()
     if init_failed:
         assert init is not None
-        error = json.loads(init[2]) if init[1].get("t") == "init_error" else {}
-        error["requestId"] = rid
+        error = init.error()
         result_body = json.dumps(error).encode()
         failed = True
         error_type = error.get("errorType")
@@ -118,7 +159,7 @@ async def run_on(
             result_body = json.dumps({
                 "errorType": error_type, "errorMessage": message,
             }).encode()
-    duration = (time.perf_counter() - t0) * 1000
+    duration = (time.perf_counter() - t0) * 1000 + init_in_invoke
     end_ts = now_ms()
     billed = math.ceil(duration + (init_ms or 0))
     report = (f"REPORT RequestId: {rid}\tDuration: {duration:.2f} ms\t"

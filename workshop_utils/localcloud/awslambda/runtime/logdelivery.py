@@ -25,14 +25,10 @@ class LogDelivery:
         ``logs:`` permissions runs fine and its logs are silently lost."""
         parts = self.parts
         group = f"/aws/lambda/{spec.name}"
-        prefix = f"arn:aws:logs:{spec.region}:{parts.settings.account_id}:log-group:{group}"
-        needed = [("logs:CreateLogStream", f"{prefix}:log-stream:{stream}"),
-                  ("logs:PutLogEvents", f"{prefix}:log-stream:{stream}")]
-        if not parts.logs.has_group(group, spec.region):
-            needed.insert(0, ("logs:CreateLogGroup", prefix))
-        for action, resource in needed:
-            denied = parts.identity_policies.denial(spec.role, spec.name, action, resource)
-            if denied is not None:
-                log.warning("logs of %s not delivered: %s", spec.name, denied)
-                return
+        denied = parts.identity_policies.log_delivery_denial(
+            spec.role, spec.name, group, stream, spec.region,
+            group_exists=parts.logs.has_group(group, spec.region))
+        if denied is not None:
+            log.warning("logs of %s not delivered: %s", spec.name, denied)
+            return
         parts.logs.put(group, stream, events, region=spec.region)

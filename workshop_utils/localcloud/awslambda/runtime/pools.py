@@ -6,6 +6,11 @@ environment; a new one starts only when all are busy. The pool is keyed by a fin
 what AWS would redeploy on (code sha, handler, runtime, environment, timeout, memory, role):
 any change retires the old workers (busy ones when they finish) and the next invoke is a cold
 start. An environment idle for ``lambda_idle_timeout_s`` is reclaimed.
+
+A cold start unpacks the package (the task root) and the layers (``/opt``) and finds the
+runtime's packages (:mod:`.runtimedir`). An init that fails is run once more in the invoke
+phase, in a new process on the same log stream (AWS's "suppressed init"); the invocation runs
+if that one succeeds.
 """
 
 from __future__ import annotations
@@ -19,9 +24,11 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from .environment import environment
-from .functions import code_of
-from .package import unpack
-from .workers import Worker, WorkerDied
+from .functions import code_of, layer_zips
+from .invocation import ColdStart, init_report
+from .package import unpack, unpack_layers
+from .runtimedir import runtime_dir
+from .workers import Worker, WorkerDied, now_ms
 
 if TYPE_CHECKING:
     from ...parts import CloudParts
@@ -67,34 +74,39 @@ class Pools:
         pool = self._pools[key] = Pool(spec)
         return pool
 
-    def _retire(self, pool: Pool) -> None:
+    def _retire(self, pool: Pool) -> list[asyncio.Task[None]]:
         pool.retired = True
+        closing = []
         for worker in pool.idle:
+            worker.cancel_reclaim()
             pool.workers.discard(worker)
-            self._close_later(worker)
+            closing.append(self._close_later(worker))
         pool.idle.clear()
         while pool.waiters:
             fut = pool.waiters.popleft()
             if not fut.done():
                 fut.set_result(None)
+        return closing
 
-    def _close_later(self, worker: Worker) -> None:
+    def _close_later(self, worker: Worker) -> asyncio.Task[None]:
         worker.kill()
         task = asyncio.get_running_loop().create_task(worker.close())
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+        return task
 
-    def forget(self, name: str) -> None:
-        """The function is gone: its environments go too."""
-        for key in [k for k in self._pools if k[0] == name]:
-            self._retire(self._pools.pop(key))
+    def forget(self, name: str, version: str | None = None) -> list[asyncio.Task[None]]:
+        """The function (or one version) is gone: its environments go too. Returns the tasks
+        closing its idle ones (busy ones close when their invocation ends)."""
+        closing: list[asyncio.Task[None]] = []
+        for key in [k for k in self._pools if k[0] == name and version in (None, k[1])]:
+            closing += self._retire(self._pools.pop(key))
+        return closing
 
-    async def acquire(
-        self, spec: FunctionSpec, inv: Invocation
-    ) -> tuple[Worker, tuple[float, dict[str, Any], bytes] | None]:
+    async def acquire(self, spec: FunctionSpec, inv: Invocation) -> tuple[Worker, ColdStart | None]:
         """A worker for ``inv``: the most recently used idle one, else a cold start while the
         function has fewer than ``max_workers_per_function``, else the next one released.
-        The second value is the cold start's (duration ms, frame header, body), None if warm."""
+        The second value says how a cold start went, None if warm."""
         if self.closing:
             raise RuntimeError("the Lambda runtime is stopping")
         while True:
@@ -107,7 +119,18 @@ class Pools:
                     return worker, None
                 pool.workers.discard(worker)
             if len(pool.workers) < self.parts.settings.max_workers_per_function:
-                return await self._cold_start(pool, spec, inv)
+                worker, cold = await self._cold_start(pool, spec, inv)
+                if not cold.failed:
+                    return worker, cold
+                # AWS logs the failed init, then runs it again in the invoke phase
+                inv.events.append((now_ms(), init_report(cold, "init")))
+                pool.workers.discard(worker)
+                self._close_later(worker)
+                worker, cold = await self._cold_start(pool, spec, inv, stream=worker.stream)
+                cold = ColdStart(cold.init_ms, cold.header, cold.body, suppressed=True)
+                if cold.failed:
+                    inv.events.append((now_ms(), init_report(cold, "invoke")))
+                return worker, cold
             fut: asyncio.Future[Worker | None] = asyncio.get_running_loop().create_future()
             pool.waiters.append(fut)
             worker = await fut
@@ -115,27 +138,31 @@ class Pools:
                 worker.current = inv
                 return worker, None
 
-    async def _cold_start(
-        self, pool: Pool, spec: FunctionSpec, inv: Invocation
-    ) -> tuple[Worker, tuple[float, dict[str, Any], bytes]]:
-        created = datetime.now(UTC)
-        stream = f"{created:%Y/%m/%d}/[{spec.version}]{uuid.uuid4().hex}"
+    async def _cold_start(self, pool: Pool, spec: FunctionSpec, inv: Invocation,
+                          stream: str | None = None) -> tuple[Worker, ColdStart]:
+        """A new environment for ``inv`` (on a new log stream unless ``stream`` is given)."""
+        if stream is None:
+            created = datetime.now(UTC)
+            stream = f"{created:%Y/%m/%d}/[{spec.version}]{uuid.uuid4().hex}"
         worker = Worker(pool, stream)
         pool.workers.add(worker)
         try:
-            task_root = await asyncio.to_thread(self._unpack, spec)
+            task_root, opt, runtime = await asyncio.to_thread(self._unpack, spec)
             parts = self.parts
             env = environment(parts.settings, spec, stream, task_root,
-                              parts.iam_sessions.credentials(spec.role, spec.name))
+                              parts.iam_sessions.credentials(spec.role, spec.name),
+                              opt=opt, runtime_dir=runtime)
             t0 = time.perf_counter()
             try:
                 async with asyncio.timeout(INIT_TIMEOUT_S + spec.timeout):
                     header, body = await worker.start(env, task_root, inv)
             except WorkerDied as died:
-                message = f"Runtime exited with error: {died}"
                 header = {"t": "init_error"}
-                body = json.dumps({"errorType": "Runtime.ExitError",
-                                   "errorMessage": message}).encode()
+                body = json.dumps({
+                    "errorType": "Runtime.ExitError",
+                    "errorMessage": f"RequestId: {inv.request_id} Error: Runtime exited with "
+                                    f"error: {died}",
+                }).encode()
             except TimeoutError:
                 header = {"t": "init_error"}
                 body = json.dumps({"errorType": "Sandbox.Timedout",
@@ -145,7 +172,7 @@ class Pools:
             pool.workers.discard(worker)
             worker.kill()
             raise
-        return worker, (init_ms, header, body)
+        return worker, ColdStart(init_ms, header, body)
 
     def release(self, worker: Worker) -> None:
         """``worker`` finished an invocation: to the next waiter, else idle (reclaimed after
@@ -175,7 +202,15 @@ class Pools:
             pool.workers.discard(worker)
             self._close_later(worker)
 
-    def _unpack(self, spec: FunctionSpec) -> str:
-        """The deployed zip, unpacked once per code sha under ``<home>/lambda/<fn>/<sha>/``."""
-        return unpack(self.parts.settings.home, spec.name, spec.code_sha,
-                      lambda: code_of(self.parts, spec))
+    def _unpack(self, spec: FunctionSpec) -> tuple[str, str, str]:
+        """The task root (the zip, unpacked once per code sha under
+        ``<home>/lambda/<fn>/<sha>/``), the ``/opt`` of its layers and the runtime
+        directory."""
+        home = self.parts.settings.home
+        task_root = unpack(home, spec.name, spec.code_sha, lambda: code_of(self.parts, spec))
+        if spec.layers:
+            opt = unpack_layers(home, spec.name, spec.layers,
+                                lambda: layer_zips(self.parts, spec))
+        else:  # no layers: an /opt that does not exist, as on AWS
+            opt = str(home / "lambda" / spec.name / "no-layers")
+        return task_root, opt, str(runtime_dir(home))

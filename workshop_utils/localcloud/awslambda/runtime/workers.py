@@ -1,12 +1,15 @@
 """One execution environment: a worker process (``bootstrap.py``) and its two pipes.
 
-The worker is started with ``sys.executable`` through asyncio's subprocess API and gets two
-private pipes (fds in ``_LOCALCLOUD_FDS``): commands in, frames out. Every frame, both ways, is
-``>II`` (header length, body length), a JSON header, then the raw body (``bootstrap.py`` tells
-the frames). One reader task per worker, for its whole life, collects log frames and results
-into the current :class:`~.invocation.Invocation`; there is no thread, process or polling per
-invocation. A worker that exits, or sends garbage, fails what it was doing with
-:class:`WorkerDied`.
+The worker is started with ``sys.executable -S -s -P`` through asyncio's subprocess API: the
+interpreter of the cloud's environment without its site-packages, user site or script
+directory, so the function sees only what ``bootstrap.py`` puts on its path (the standard
+library, the runtime's boto3, its package and its layers: as on AWS, and never the
+workshop's own packages). It gets two private pipes (fds in ``_LOCALCLOUD_FDS``): commands
+in, frames out. Every frame, both ways, is ``>II`` (header length, body length), a JSON
+header, then the raw body (``bootstrap.py`` tells the frames). One reader task per worker,
+for its whole life, collects log frames and results into the current
+:class:`~.invocation.Invocation`; there is no thread, process or polling per invocation. A
+worker that exits, or sends garbage, fails what it was doing with :class:`WorkerDied`.
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ log = logging.getLogger(__name__)
 
 _HEAD = struct.Struct(">II")
 BOOTSTRAP = Path(__file__).with_name("bootstrap.py")
+# no site-packages (-S), no user site (-s), not the bootstrap's directory first (-P)
+PYTHON_FLAGS = ("-S", "-s", "-P")
 MAX_FRAME = 64 * 1024 * 1024  # a worker sending more than this per frame is broken: kill it
 
 
@@ -80,7 +85,7 @@ class Worker:
         self._ready = loop.create_future()
         try:
             self.proc = await asyncio.create_subprocess_exec(
-                sys.executable, str(BOOTSTRAP),
+                sys.executable, *PYTHON_FLAGS, str(BOOTSTRAP),
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.STDOUT,

@@ -1,6 +1,6 @@
 """Delete everything the workshop made for a learner, in an order AWS accepts, and prove it.
 
-Notebook 07 teaches these deletes in its cells; ``workshop cleanup`` runs this module for a
+Notebook 08 teaches these deletes in its cells; ``workshop cleanup`` runs this module for a
 learner who abandons halfway, and ``workshop class cleanup`` for an instructor. Only exact
 names are considered (``Names.everything()``), and a learner deletes only what carries their
 own ``workshop-owner`` tag: ``wschat``'s clean-up never touches ``wschat-alice``'s stack, nor a

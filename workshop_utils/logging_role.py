@@ -6,7 +6,7 @@ account settings (``cloudwatchRoleArn``). Without it, ``update_stage`` with
 enable logging" (API Gateway Developer Guide, "Set up CloudWatch logging for WebSocket APIs";
 "Permissions for CloudWatch logging"). A fresh account has none, and it is not a learner's to
 change in a shared account: ``workshop class setup`` makes it (an instructor, once), and
-notebook 06 checks it with :func:`check` before turning access logging on.
+notebook 07 checks it with :func:`check` before turning access logging on.
 """
 
 from __future__ import annotations

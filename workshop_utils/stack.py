@@ -258,7 +258,7 @@ def ensure_api(target: Target) -> ChatApi:
 
 
 def ensure_access_log_group(target: Target) -> str:
-    """Notebook 06: the API's access log group (tagged, with a retention); returns its ARN."""
+    """Notebook 07: the API's access log group (tagged, with a retention); returns its ARN."""
     return ensure_log_group(target, target.names.access_log_group)
 
 

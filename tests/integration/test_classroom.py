@@ -239,7 +239,7 @@ def test_leftovers_list_what_is_tagged_as_mine_outside_the_names(cloud) -> None:
 
 
 def test_untagged_log_groups_follow_their_function(cloud) -> None:
-    """Lambda creates a missing log group untagged; notebook 07 deletes the functions before
+    """Lambda creates a missing log group untagged; notebook 08 deletes the functions before
     the log groups, so an untagged group whose function is gone is still the learner's."""
     target = learner(cloud, "wschat-untagged")
     stack.ensure_prerequisites(4, target)

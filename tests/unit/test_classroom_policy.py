@@ -65,7 +65,7 @@ NO_RESOURCE_LEVEL = {"dynamodb:ListTables", "lambda:ListFunctions", "iam:ListRol
 KNOWN_UNSCOPED = {
     ("apigateway:GET", "arn:aws:apigateway:*::/apis"): "lists APIs (read only)",
     ("apigateway:GET", "arn:aws:apigateway:*::/apis/*"): "reads an API's configuration",
-    ("apigateway:GET", "arn:aws:apigateway:*::/account"): "notebook 06 checks the CloudWatch role",
+    ("apigateway:GET", "arn:aws:apigateway:*::/account"): "notebook 07 checks the CloudWatch role",
     ("apigateway:GET", "arn:aws:apigateway:*::/tags/*"): "reads tags (ownership checks)",
     ("apigateway:POST", "arn:aws:apigateway:*::/apis/*/integrations"): "V2 children: no tags",
     ("apigateway:POST", "arn:aws:apigateway:*::/apis/*/routes"): "V2 children: no tags",

@@ -175,7 +175,7 @@ def test_recipients_are_deduplicated(chat):
 
 def test_summary_line_has_the_fields_logs_insights_queries(chat, logs):
     """The broadcast summary is one JSON line with exactly the fields a Logs Insights query of
-    notebook 06 filters and reads (event, recipients, delivered, ...), the duration a float."""
+    notebook 07 filters and reads (event, recipients, delivered, ...), the duration a float."""
     chat.common.fan_out(chat.endpoint, {"type": "x"}, ["A00000000000000="], kind="presence",
                         source="Z00000000000000=")
     (line,) = logs()

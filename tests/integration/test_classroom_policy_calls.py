@@ -74,11 +74,6 @@ def _evaluate(calls: list[Request], policy: dict, *,
     return sorted(set(refused)), sorted(set(pending))
 
 
-def _skip_if_pending(pending: list[str], why: str) -> None:
-    if pending:
-        pytest.skip(f"{why}; everything else is allowed. Pending: {pending}")
-
-
 @pytest.fixture(scope="module")
 def recorded(cloud: LocalCloud) -> list[Request]:
     """The IAM requests of the library's whole run for learner ada on the local cloud."""
@@ -151,10 +146,17 @@ def _client_service(node: ast.AST) -> str | None:
     return None
 
 
+def _spread_name(value: ast.expr) -> str:
+    """The name of what a ``**`` spreads: ``**target.role_options()`` -> ``role_options``."""
+    if isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute):
+        return value.func.attr
+    return ast.unparse(value)
+
+
 def _keywords(call: ast.Call) -> str:
     """The call's keyword names (``**x.role_options()`` as ``role_options``), and its first
     string argument (a waiter's or paginator's name)."""
-    names = [kw.arg or ast.unparse(kw.value) for kw in call.keywords]
+    names = [kw.arg or _spread_name(kw.value) for kw in call.keywords]
     names += [a.value for a in call.args[:1] if isinstance(a, ast.Constant)]
     return " ".join(str(n) for n in names)
 
@@ -244,8 +246,9 @@ def notebook_requests() -> tuple[list[Request], bool]:
                               http_method=model.http["method"],
                               request_uri=model.http["requestUri"], owner_tags=tags,
                               management_endpoint=management)
-    passes_boundary = any({"role_options", "PermissionsBoundary"} & set(args.split())
-                          for _n, service, method, args in calls if method == "create_role")
+    role_calls = [args for _n, _service, method, args in calls if method == "create_role"]
+    passes_boundary = bool(role_calls) and all(
+        {"role_options", "PermissionsBoundary"} & set(args.split()) for args in role_calls)
     return found, passes_boundary
 
 
@@ -262,11 +265,9 @@ def test_the_policy_allows_every_call_the_notebooks_make(
 
 def test_notebook_02_creates_the_role_with_the_boundary(
         notebook_requests: tuple[list[Request], bool]) -> None:
-    """Notebook 02's create_role must carry the boundary (skipped, saying so, until the
-    notebook rewrite for issue 14 passes target.role_options())."""
+    """Notebook 02's create_role carries the boundary (``**target.role_options()``, which
+    holds WORKSHOP_PERMISSIONS_BOUNDARY's ARN when it is set)."""
     found, passes_boundary = notebook_requests
-    refused, pending = _evaluate(found, LEARNER, may_lack_boundary=not passes_boundary)
-    assert refused == []
-    _skip_if_pending(pending, "notebook 02's create_role passes no permissions boundary yet "
-                              "(the notebook rewrite for issue 14: "
-                              "/work/notes/notebook-changes-14.md)")
+    assert passes_boundary
+    refused, pending = _evaluate(found, LEARNER, may_lack_boundary=False)
+    assert refused == [] and pending == []

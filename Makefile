@@ -42,10 +42,12 @@ run: setup
 notebooks: setup
 	$(BIN)/workshop run --fresh --write
 
-## make test: ruff, then the whole test suite (unit, integration against a local cloud, nbval)
+## make test: ruff, then the whole test suite (unit, integration against a local cloud, nbval),
+## a test file at a time on TEST_WORKERS processes (the suite mostly waits; see conftest.py)
+TEST_WORKERS ?= 2
 test: setup chromium
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS)
 
 lint: setup
 	$(BIN)/ruff check .

@@ -27,7 +27,7 @@ from workshop_utils.walkthrough import execute, notebook_paths
 
 # 05 and 07 build nothing a later notebook needs (07's access log is its own lesson).
 BUILDING = [p for p in notebook_paths() if p.name[:2] in ("01", "02", "03", "04", "06")]
-READS = re.compile(r"^(Get|List|Describe|Scan|Query|BatchGet)")
+READS = re.compile(r"^(Get|List|Describe|Scan|Query|BatchGet|Filter)")
 TEACHING_ONLY = {
     "Invoke",  # 03's invocations by hand
     "PutItem", "DeleteItem",  # 01's check and answer, 03's answer: test items, deleted again

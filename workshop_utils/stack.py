@@ -86,25 +86,30 @@ def put_role_policy(target: Target, api_id: str = "*") -> dict[str, Any]:
 def ensure_role(target: Target) -> str:
     """Notebook 02: the execution role the three functions share (with the account's
     permissions boundary, if ``WORKSHOP_PERMISSIONS_BOUNDARY`` names one)."""
-    iam = target.client("iam")
-    names = target.names
-    found = inventory.role(target, names.role)
-    if found is not None:
-        arn = claim(target, found).arn
-    else:
-        try:
-            arn = iam.create_role(
-                RoleName=names.role,
-                AssumeRolePolicyDocument=json.dumps(packaging.trust_policy()),
-                Description="Execution role of the WebSocket chat workshop's functions",
-                Tags=tag_list(target),
-                **target.role_options(),
-            )["Role"]["Arn"]
-        except iam.exceptions.EntityAlreadyExistsException:
-            arn = require_mine(target, "roles", names.role).arn
+    arn = _role(target, target.names.role,
+                "Execution role of the WebSocket chat workshop's functions")
     api_id = find_api_id(target) or "*"
     put_role_policy(target, api_id)
     return arn
+
+
+def _role(target: Target, name: str, description: str) -> str:
+    """The role ``name`` trusting Lambda only: the learner's if it exists (else
+    :class:`OwnershipError`), made tagged and with the boundary otherwise; its ARN."""
+    iam = target.client("iam")
+    found = inventory.role(target, name)
+    if found is not None:
+        return claim(target, found).arn
+    try:
+        return iam.create_role(
+            RoleName=name,
+            AssumeRolePolicyDocument=json.dumps(packaging.trust_policy()),
+            Description=description,
+            Tags=tag_list(target),
+            **target.role_options(),
+        )["Role"]["Arn"]
+    except iam.exceptions.EntityAlreadyExistsException:
+        return require_mine(target, "roles", name).arn
 
 
 def ensure_log_group(target: Target, name: str) -> str:
@@ -128,33 +133,39 @@ def ensure_functions(target: Target) -> dict[str, str]:
     returns kind -> function ARN. A function that exists runs the code of ``lambda_src/``
     afterwards: when its ``CodeSha256`` differs from the package's, ``update_function_code``
     (as notebook 03 does on a re-run)."""
-    lam = target.client("lambda")
     role_arn = target.client("iam").get_role(RoleName=target.names.role)["Role"]["Arn"]
-    arns: dict[str, str] = {}
-    for kind, name in target.names.functions.items():
-        found = inventory.function(target, name)
-        if found is not None:
-            claim(target, found)
-        ensure_log_group(target, Names.function_log_group(name))
-        code = packaging.build_zip(kind)
-        if found is not None:
-            arns[kind] = found.arn
-            update_code_if_changed(lam, name, code)
-        else:
-            arns[kind] = create_function_when_role_ready(
-                lam,
-                FunctionName=name,
-                Runtime="python3.12",
-                Role=role_arn,
-                Handler="app.lambda_handler",
-                Code={"ZipFile": code},
-                Timeout=FUNCTION_TIMEOUT_S,
-                MemorySize=FUNCTION_MEMORY_MB,
-                Environment={"Variables": {"TABLE_NAME": target.names.table}},
-                Tags=target.tags,
-            )["FunctionArn"]
-        wait_until_active(lam, name)
-    return arns
+    return {kind: _function(target, kind, role_arn, {"TABLE_NAME": target.names.table})
+            for kind in target.names.functions}
+
+
+def _function(target: Target, kind: str, role_arn: str, variables: dict[str, str]) -> str:
+    """The function of ``lambda_src/<kind>/`` (after its log group), made or, if it is the
+    learner's, brought to that code; its ARN once Active."""
+    lam = target.client("lambda")
+    name = target.names.function(kind)
+    found = inventory.function(target, name)
+    if found is not None:
+        claim(target, found)
+    ensure_log_group(target, Names.function_log_group(name))
+    code = packaging.build_zip(kind)
+    if found is not None:
+        arn = found.arn
+        update_code_if_changed(lam, name, code)
+    else:
+        arn = create_function_when_role_ready(
+            lam,
+            FunctionName=name,
+            Runtime="python3.12",
+            Role=role_arn,
+            Handler="app.lambda_handler",
+            Code={"ZipFile": code},
+            Timeout=FUNCTION_TIMEOUT_S,
+            MemorySize=FUNCTION_MEMORY_MB,
+            Environment={"Variables": variables},
+            Tags=target.tags,
+        )["FunctionArn"]
+    wait_until_active(lam, name)
+    return arn
 
 
 def update_code_if_changed(lam: Any, function_name: str, code: bytes) -> bool:
@@ -293,28 +304,15 @@ def ensure_authorizer_role(target: Target) -> str:
     """Notebook 06: the authorizer function's own role, trusting Lambda only, whose inline
     policy (``lambda_src/authorizer-policy.json``) may read the token secret and write the
     function's log group, and nothing of the chat's."""
-    iam = target.client("iam")
     names = target.names
-    found = inventory.role(target, names.authorizer_role)
-    if found is not None:
-        arn = claim(target, found).arn
-    else:
-        try:
-            arn = iam.create_role(
-                RoleName=names.authorizer_role,
-                AssumeRolePolicyDocument=json.dumps(packaging.trust_policy()),
-                Description="Execution role of the chat's $connect authorizer",
-                Tags=tag_list(target),
-                **target.role_options(),
-            )["Role"]["Arn"]
-        except iam.exceptions.EntityAlreadyExistsException:
-            arn = require_mine(target, "roles", names.authorizer_role).arn
+    arn = _role(target, names.authorizer_role, "Execution role of the chat's $connect authorizer")
     policy = packaging.render_authorizer_policy(
         region=target.region, account_id=target.account_id,
         parameter_name=names.token_parameter, function_name=names.function(AUTHORIZER),
         partition=target.partition)
-    iam.put_role_policy(RoleName=names.authorizer_role, PolicyName=names.authorizer_policy,
-                        PolicyDocument=json.dumps(policy))
+    target.client("iam").put_role_policy(
+        RoleName=names.authorizer_role, PolicyName=names.authorizer_policy,
+        PolicyDocument=json.dumps(policy))
     return arn
 
 
@@ -323,33 +321,9 @@ def ensure_authorizer_function(target: Target) -> str:
     group, with its own role and the secret's name in ``SECRET_PARAMETER``; returns its ARN.
     An existing one (the learner's) runs ``lambda_src/``'s code afterwards, as in
     :func:`ensure_functions`."""
-    lam = target.client("lambda")
     names = target.names
-    name = names.function(AUTHORIZER)
     role_arn = target.client("iam").get_role(RoleName=names.authorizer_role)["Role"]["Arn"]
-    found = inventory.function(target, name)
-    if found is not None:
-        claim(target, found)
-    ensure_log_group(target, Names.function_log_group(name))
-    code = packaging.build_zip(AUTHORIZER)
-    if found is not None:
-        arn = found.arn
-        update_code_if_changed(lam, name, code)
-    else:
-        arn = create_function_when_role_ready(
-            lam,
-            FunctionName=name,
-            Runtime="python3.12",
-            Role=role_arn,
-            Handler="app.lambda_handler",
-            Code={"ZipFile": code},
-            Timeout=FUNCTION_TIMEOUT_S,
-            MemorySize=FUNCTION_MEMORY_MB,
-            Environment={"Variables": {"SECRET_PARAMETER": names.token_parameter}},
-            Tags=target.tags,
-        )["FunctionArn"]
-    wait_until_active(lam, name)
-    return arn
+    return _function(target, AUTHORIZER, role_arn, {"SECRET_PARAMETER": names.token_parameter})
 
 
 def find_authorizer_id(target: Target, api_id: str) -> str | None:

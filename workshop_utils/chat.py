@@ -19,6 +19,10 @@ Introduced in notebook 04, after a cell has done the same with plain ``websocket
   once, with what it usually means. A wait that times out says what did arrive and which log
   groups hold the reason (:mod:`workshop_utils.route_logs`). A refused handshake says its HTTP
   status and what that usually means (:func:`refused`).
+- A client joins the workshop's own chat with a token when it needs one: once ``$connect`` has
+  the workshop's authorizer (notebook 06), ``join(name)`` without ``token=`` sends one minted
+  for ``name`` from the learner's secret (``tokens.auto_token``, the rule ``workshop chat``
+  follows), so later notebooks' clients need no change.
 - Re-running a cell or a notebook does not pile up connections: joining ``alice`` again closes
   the old ``alice`` first, and a new ``ChatRoom`` on a URL closes the clients of the room made
   before it on that URL in this kernel (a registry per URL), so nobody is welcomed by ghosts
@@ -37,7 +41,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from .route_logs import where_to_look
+from .route_logs import api_and_stage, where_to_look
 
 if TYPE_CHECKING:
     from .target import Target
@@ -305,6 +309,38 @@ class ChatRoom:
         previous = _rooms.get(key)
         self._retiring: list[ChatClient] = list(previous.clients.values()) if previous else []
         _rooms[key] = self
+        self._own_api: str | None | bool = False  # not looked up yet
+
+    def own_api_id(self) -> str | None:
+        """The id of the API this room's URL is on if it is the learner's own chat API (found
+        by name and owner, once per room), else None: tokens are minted for that one only."""
+        if self._own_api is False:
+            self._own_api = None
+            found = api_and_stage(self.url)
+            if self.target is not None and found is not None:
+                from .stack import find_api_id
+
+                try:
+                    own = find_api_id(self.target)
+                except Exception:  # botocore's errors, or someone else's API by that name
+                    own = None
+                self._own_api = found[0] if own == found[0] else None
+        return self._own_api if isinstance(self._own_api, str) else None
+
+    def auto_token(self, name: str) -> str | None:
+        """The token ``join(name)`` sends when given none: minted for ``name`` when this is the
+        learner's own API and its ``$connect`` has the workshop's authorizer, and the secret
+        can be read (``tokens.auto_token``); None otherwise (an open chat needs none, and a
+        refusal then says what is missing)."""
+        api_id = self.own_api_id()
+        if api_id is None:
+            return None
+        from .tokens import TokenSecretError, auto_token
+
+        try:
+            return auto_token(self.target, api_id, name)
+        except (TokenSecretError, ValueError):
+            return None
 
     def where_to_look(self, route_key: str) -> list[str]:
         """The log groups that explain a frame on ``route_key`` (see ``route_logs``)."""
@@ -345,8 +381,9 @@ class ChatRoom:
 
     async def join(self, name: str, *, token: str | None = None,
                    announce: bool = True) -> ChatClient:
-        """Connect ``name`` (``?name=`` in the URL, and ``&token=`` when given: a chat with
-        the authorizer takes the name from the token) and announce it to the others.
+        """Connect ``name`` (``?name=`` in the URL, and ``&token=``: the one given, or one
+        :meth:`auto_token` mints; a chat with the authorizer takes the name from the token)
+        and announce it to the others.
 
         A ``name`` already in the room is closed first (a re-run cell joins afresh). A refused
         handshake raises ``ConnectionRefusedError`` saying what its status usually means; an
@@ -355,6 +392,8 @@ class ChatRoom:
         if name in self.clients:
             await self._retire([self.clients.pop(name)])
             self._seen.pop(name, None)
+        if token is None:
+            token = self.auto_token(name)
         try:
             ws = await connect(connect_url(self.url, name, token), open_timeout=30)
         except InvalidStatus as exc:

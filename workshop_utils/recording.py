@@ -4,7 +4,8 @@ notebooks making the same calls (``tests/test_notebook_calls.py``).
 Set ``WORKSHOP_RECORD_CALLS`` to a file path (the notebook kernels inherit it): each call is
 appended as one JSON line ``{"service", "operation", "params"}``, written by a botocore
 ``before-parameter-build`` hook, so the parameters are exactly what the cell (or the library)
-passed. Bytes are recorded as Lambda's ``CodeSha256`` of them (so two zips compare by content).
+passed. Bytes are recorded as Lambda's ``CodeSha256`` of them (so two zips compare by content),
+and a secret (the token secret's ``Value``) as ``<secret>``: the file never holds it.
 Nothing is recorded when the variable is unset.
 """
 
@@ -20,6 +21,9 @@ from typing import Any
 from .packaging import code_sha256
 
 ENV = "WORKSHOP_RECORD_CALLS"
+# Parameters that hold a secret: recorded as SECRET, never written to the file.
+SECRETS = {("ssm", "PutParameter"): {"Value"}}
+SECRET = "<secret>"
 _lock = threading.Lock()
 
 
@@ -43,8 +47,10 @@ def install(client: Any, path: str | os.PathLike[str]) -> None:
     out = Path(path)
 
     def record(params: dict[str, Any], model: Any, **_: Any) -> None:
+        hidden = SECRETS.get((service, model.name), set())
+        shown = {key: SECRET if key in hidden else value for key, value in params.items()}
         line = json.dumps({"service": service, "operation": model.name,
-                           "params": _plain(params)}, sort_keys=True)
+                           "params": _plain(shown)}, sort_keys=True)
         with _lock, out.open("a", encoding="utf-8") as file:
             file.write(line + "\n")
 

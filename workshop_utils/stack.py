@@ -1,6 +1,6 @@
 """The whole chat stack, step by step, as the notebooks build it: for a learner who joins late.
 
-Notebooks 01-04 teach these calls in their cells; this module repeats them so that
+Notebooks 01-04 and 06 teach these calls in their cells; this module repeats them so that
 ``ensure_prerequisites(n)`` can bring about what notebooks before ``n`` built, the tests and
 benchmarks can deploy the real handlers, and ``workshop cleanup`` knows what exists.
 Every step is idempotent: it finds what is already there by its exact name, and reuses it only
@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from . import inventory, packaging
+from . import inventory, packaging, tokens
 from .inventory import Found
 from .ownership import OwnershipError as OwnershipError  # raised by every step below
 from .ownership import claim, is_mine, refusal, require_mine
@@ -86,25 +86,30 @@ def put_role_policy(target: Target, api_id: str = "*") -> dict[str, Any]:
 def ensure_role(target: Target) -> str:
     """Notebook 02: the execution role the three functions share (with the account's
     permissions boundary, if ``WORKSHOP_PERMISSIONS_BOUNDARY`` names one)."""
-    iam = target.client("iam")
-    names = target.names
-    found = inventory.role(target, names.role)
-    if found is not None:
-        arn = claim(target, found).arn
-    else:
-        try:
-            arn = iam.create_role(
-                RoleName=names.role,
-                AssumeRolePolicyDocument=json.dumps(packaging.trust_policy()),
-                Description="Execution role of the WebSocket chat workshop's functions",
-                Tags=tag_list(target),
-                **target.role_options(),
-            )["Role"]["Arn"]
-        except iam.exceptions.EntityAlreadyExistsException:
-            arn = require_mine(target, "roles", names.role).arn
+    arn = _role(target, target.names.role,
+                "Execution role of the WebSocket chat workshop's functions")
     api_id = find_api_id(target) or "*"
     put_role_policy(target, api_id)
     return arn
+
+
+def _role(target: Target, name: str, description: str) -> str:
+    """The role ``name`` trusting Lambda only: the learner's if it exists (else
+    :class:`OwnershipError`), made tagged and with the boundary otherwise; its ARN."""
+    iam = target.client("iam")
+    found = inventory.role(target, name)
+    if found is not None:
+        return claim(target, found).arn
+    try:
+        return iam.create_role(
+            RoleName=name,
+            AssumeRolePolicyDocument=json.dumps(packaging.trust_policy()),
+            Description=description,
+            Tags=tag_list(target),
+            **target.role_options(),
+        )["Role"]["Arn"]
+    except iam.exceptions.EntityAlreadyExistsException:
+        return require_mine(target, "roles", name).arn
 
 
 def ensure_log_group(target: Target, name: str) -> str:
@@ -128,33 +133,39 @@ def ensure_functions(target: Target) -> dict[str, str]:
     returns kind -> function ARN. A function that exists runs the code of ``lambda_src/``
     afterwards: when its ``CodeSha256`` differs from the package's, ``update_function_code``
     (as notebook 03 does on a re-run)."""
-    lam = target.client("lambda")
     role_arn = target.client("iam").get_role(RoleName=target.names.role)["Role"]["Arn"]
-    arns: dict[str, str] = {}
-    for kind, name in target.names.functions.items():
-        found = inventory.function(target, name)
-        if found is not None:
-            claim(target, found)
-        ensure_log_group(target, Names.function_log_group(name))
-        code = packaging.build_zip(kind)
-        if found is not None:
-            arns[kind] = found.arn
-            update_code_if_changed(lam, name, code)
-        else:
-            arns[kind] = create_function_when_role_ready(
-                lam,
-                FunctionName=name,
-                Runtime="python3.12",
-                Role=role_arn,
-                Handler="app.lambda_handler",
-                Code={"ZipFile": code},
-                Timeout=FUNCTION_TIMEOUT_S,
-                MemorySize=FUNCTION_MEMORY_MB,
-                Environment={"Variables": {"TABLE_NAME": target.names.table}},
-                Tags=target.tags,
-            )["FunctionArn"]
-        wait_until_active(lam, name)
-    return arns
+    return {kind: _function(target, kind, role_arn, {"TABLE_NAME": target.names.table})
+            for kind in target.names.functions}
+
+
+def _function(target: Target, kind: str, role_arn: str, variables: dict[str, str]) -> str:
+    """The function of ``lambda_src/<kind>/`` (after its log group), made or, if it is the
+    learner's, brought to that code; its ARN once Active."""
+    lam = target.client("lambda")
+    name = target.names.function(kind)
+    found = inventory.function(target, name)
+    if found is not None:
+        claim(target, found)
+    ensure_log_group(target, Names.function_log_group(name))
+    code = packaging.build_zip(kind)
+    if found is not None:
+        arn = found.arn
+        update_code_if_changed(lam, name, code)
+    else:
+        arn = create_function_when_role_ready(
+            lam,
+            FunctionName=name,
+            Runtime="python3.12",
+            Role=role_arn,
+            Handler="app.lambda_handler",
+            Code={"ZipFile": code},
+            Timeout=FUNCTION_TIMEOUT_S,
+            MemorySize=FUNCTION_MEMORY_MB,
+            Environment={"Variables": variables},
+            Tags=target.tags,
+        )["FunctionArn"]
+    wait_until_active(lam, name)
+    return arn
 
 
 def update_code_if_changed(lam: Any, function_name: str, code: bytes) -> bool:
@@ -262,14 +273,148 @@ def ensure_access_log_group(target: Target) -> str:
     return ensure_log_group(target, target.names.access_log_group)
 
 
-STEPS = [ensure_table, ensure_role, ensure_functions, ensure_api]
+# --- notebook 06: the $connect authorizer ----------------------------------------------------
+
+AUTHORIZER = "authorizer"  # the function's kind: lambda_src/authorizer/, Names.function(kind)
+CONNECT_ROUTE = "$connect"
+
+
+def ensure_token_secret(target: Target, *, rotate: bool = False) -> bool:
+    """Notebook 06: the SSM SecureString that signs chat tokens, made once with a random value
+    and kept on later calls (every token minted from it keeps working); ``rotate=True`` puts a
+    new value (tokens minted before stop working). True if a value was put. The value is never
+    returned or printed. ``Tags`` cannot go with ``Overwrite`` (SSM PutParameter), so a rotation
+    keeps the tags the parameter was made with."""
+    ssm = target.client("ssm")
+    name = target.names.token_parameter
+    try:
+        ssm.put_parameter(Name=name, Value=tokens.new_secret(), Type="SecureString",
+                          Description="Signs the chat's tokens (the $connect authorizer)",
+                          Tags=tag_list(target))
+        return True
+    except ssm.exceptions.ParameterAlreadyExists:
+        require_mine(target, "parameters", name)  # someone else's: OwnershipError
+    if not rotate:
+        return False
+    ssm.put_parameter(Name=name, Value=tokens.new_secret(), Type="SecureString", Overwrite=True)
+    return True
+
+
+def ensure_authorizer_role(target: Target) -> str:
+    """Notebook 06: the authorizer function's own role, trusting Lambda only, whose inline
+    policy (``lambda_src/authorizer-policy.json``) may read the token secret and write the
+    function's log group, and nothing of the chat's."""
+    names = target.names
+    arn = _role(target, names.authorizer_role, "Execution role of the chat's $connect authorizer")
+    policy = packaging.render_authorizer_policy(
+        region=target.region, account_id=target.account_id,
+        parameter_name=names.token_parameter, function_name=names.function(AUTHORIZER),
+        partition=target.partition)
+    target.client("iam").put_role_policy(
+        RoleName=names.authorizer_role, PolicyName=names.authorizer_policy,
+        PolicyDocument=json.dumps(policy))
+    return arn
+
+
+def ensure_authorizer_function(target: Target) -> str:
+    """Notebook 06: the authorizer function from ``lambda_src/authorizer/``, after its log
+    group, with its own role and the secret's name in ``SECRET_PARAMETER``; returns its ARN.
+    An existing one (the learner's) runs ``lambda_src/``'s code afterwards, as in
+    :func:`ensure_functions`."""
+    names = target.names
+    role_arn = target.client("iam").get_role(RoleName=names.authorizer_role)["Role"]["Arn"]
+    return _function(target, AUTHORIZER, role_arn, {"SECRET_PARAMETER": names.token_parameter})
+
+
+def find_authorizer_id(target: Target, api_id: str) -> str | None:
+    """The id of the API's authorizer named ``names.authorizer``, or None (an API's
+    authorizers belong to it: the API's owner is theirs)."""
+    for item in _all_items(target.client("apigatewayv2"), "get_authorizers", ApiId=api_id):
+        if item.get("Name") == target.names.authorizer:
+            return item["AuthorizerId"]
+    return None
+
+
+def connect_route_id(target: Target, api_id: str) -> str:
+    routes = _all_items(target.client("apigatewayv2"), "get_routes", ApiId=api_id)
+    return next(r["RouteId"] for r in routes if r["RouteKey"] == CONNECT_ROUTE)
+
+
+def ensure_authorizer(target: Target) -> str:
+    """Notebook 06 in one call: the secret, the authorizer's role and function, the REQUEST
+    authorizer on ``$connect`` (reading ``?token=``), API Gateway's permission to invoke it
+    (its own ``/authorizers/<id>`` SourceArn, nothing wider), and a deployment to the stage
+    (a stage that points at a deployment serves the authorizer only once redeployed).
+    Returns the authorizer id."""
+    apigw = target.client("apigatewayv2")
+    lam = target.client("lambda")
+    names = target.names
+    ensure_token_secret(target)
+    ensure_authorizer_role(target)
+    function_arn = ensure_authorizer_function(target)
+    api_id = find_api_id(target)
+    if api_id is None:
+        raise MissingPrerequisite(f"no API {names.api!r}: build it first ({NOTEBOOKS[4]})")
+    authorizer_id = find_authorizer_id(target, api_id)
+    if authorizer_id is None:
+        authorizer_id = apigw.create_authorizer(
+            ApiId=api_id, Name=names.authorizer, AuthorizerType="REQUEST",
+            AuthorizerUri=integration_uri(target, function_arn),
+            IdentitySource=list(tokens.TOKEN_IDENTITY_SOURCE),
+        )["AuthorizerId"]
+    try:
+        lam.add_permission(
+            FunctionName=names.function(AUTHORIZER),
+            StatementId=f"apigateway-authorizer-{authorizer_id}",
+            Action="lambda:InvokeFunction", Principal="apigateway.amazonaws.com",
+            SourceArn=target.arn("execute-api", f"{api_id}/authorizers/{authorizer_id}"),
+        )
+    except lam.exceptions.ResourceConflictException:
+        pass
+    apigw.update_route(ApiId=api_id, RouteId=connect_route_id(target, api_id),
+                       AuthorizationType="CUSTOM", AuthorizerId=authorizer_id)
+    deployment_id = apigw.create_deployment(
+        ApiId=api_id, Description="$connect behind the authorizer")["DeploymentId"]
+    apigw.update_stage(ApiId=api_id, StageName=names.stage, DeploymentId=deployment_id)
+    return authorizer_id
+
+
+def authorizer_missing(target: Target) -> bool:
+    """True while notebook 06's work is not done: no token secret, no authorizer function, or
+    ``$connect`` without the workshop's authorizer (what the control plane has; it is live once
+    deployed, which :func:`ensure_authorizer` does in the same step)."""
+    names = target.names
+    found = inventory.parameter(target, names.token_parameter)
+    if found is None:
+        return True
+    claim(target, found)
+    found = inventory.function(target, names.function(AUTHORIZER))
+    if found is None:
+        return True
+    claim(target, found)
+    api_id = find_api_id(target)
+    return api_id is None or not tokens.expects_workshop_token(target, api_id)
+
+
+# What each notebook builds, by its number (05 and 07 build nothing a later one needs).
+STEPS = {1: ensure_table, 2: ensure_role, 3: ensure_functions, 4: ensure_api,
+         6: ensure_authorizer}
 
 
 def build_chat(target: Target) -> ChatApi:
-    """Notebooks 01-04 in one call: table, role, the three functions, the deployed API."""
-    for step in STEPS[:-1]:
-        step(target)
+    """Notebooks 01-04 in one call: table, role, the three functions, the deployed API (open:
+    no authorizer; :func:`ensure_authorizer` is notebook 06)."""
+    ensure_table(target)
+    ensure_role(target)
+    ensure_functions(target)
     return ensure_api(target)
+
+
+def build_secure_chat(target: Target) -> ChatApi:
+    """Notebooks 01-04 and 06: the chat with the authorizer on ``$connect``."""
+    api = build_chat(target)
+    ensure_authorizer(target)
+    return api
 
 
 NOTEBOOKS = {
@@ -277,6 +422,7 @@ NOTEBOOKS = {
     2: "02_iam_role.ipynb",
     3: "03_lambda_functions.ipynb",
     4: "04_websocket_api.ipynb",
+    6: "06_secure_chat.ipynb",
 }
 
 
@@ -285,8 +431,8 @@ class MissingPrerequisite(RuntimeError):
 
 
 def missing_step(target: Target) -> int | None:
-    """The first notebook (1-4) whose resources are not there, or None if all are.
-    A resource with the learner's name that is not theirs raises :class:`OwnershipError`."""
+    """The first notebook (of :data:`NOTEBOOKS`) whose resources are not there, or None if all
+    are. A resource with the learner's name that is not theirs raises :class:`OwnershipError`."""
     names = target.names
     found = inventory.table(target, names.table)
     if found is None:
@@ -301,7 +447,9 @@ def missing_step(target: Target) -> int | None:
         if found is None:
             return 3
         claim(target, found)
-    return 4 if find_api_id(target) is None else None
+    if find_api_id(target) is None:
+        return 4
+    return 6 if authorizer_missing(target) else None
 
 
 def require(notebook: int, target: Target) -> None:
@@ -322,6 +470,7 @@ def ensure_prerequisites(notebook: int, target: Target | None = None) -> Target:
     from .target import current
 
     target = target or current()
-    for step in STEPS[: max(0, min(notebook - 1, len(STEPS)))]:
-        step(target)
+    for number, step in STEPS.items():
+        if number < notebook:
+            step(target)
     return target

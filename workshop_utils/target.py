@@ -124,6 +124,12 @@ class Names:
         return f"{self.prefix}-chat-token-secret"
 
     @property
+    def authorizer(self) -> str:
+        """The API's REQUEST authorizer on ``$connect`` (notebook 06): it has no tags and no
+        life of its own, it goes with the API."""
+        return f"{self.prefix}-chat-authorizer"
+
+    @property
     def authorizer_role(self) -> str:
         """The authorizer function's own execution role: it may read the token secret, which
         the chat's role may not (``lambda_src/authorizer-policy.json``)."""

@@ -42,6 +42,7 @@ MAX_MESSAGE_LENGTH = 1000  # what the broadcast handler accepts
 # harmless "I'm here" (announced once per connection, then silent).
 KEEPALIVE_S = 300.0
 AUTO_TOKEN = "auto"  # --token auto: mint one from the workshop's secret
+NAME_FOR_TOKEN = "a token carries your chat name: give --name too (or --token <token>)"
 TERMINAL_TOKEN_TTL_S = 3600  # checked once, at connect: it only has to outlive the handshake
 # The page reconnects by itself after a drop, with the same token: a classroom day's worth.
 BROWSER_TOKEN_TTL_S = 8 * 3600
@@ -117,23 +118,12 @@ def find_api(home: str | None = None) -> tuple[Any, str]:
     return target, api_id
 
 
-def needs_token(target: Any, api_id: str) -> bool:
-    """Whether the API's ``$connect`` has an authorizer a minted token can satisfy; False
-    when that cannot be found out (the handshake will then say what it wants)."""
-    from .tokens import expects_workshop_token
-
-    try:
-        return expects_workshop_token(target, api_id)
-    except Exception:  # botocore's errors: not allowed to look, or no answer
-        return False
-
-
 def mint(target: Any, name: str | None, ttl_s: int) -> str:
     """A token for ``name`` from ``target``'s signing secret."""
     from .tokens import TokenSecretError, mint_token, read_secret
 
     if not name:
-        raise ChatError("a token carries your chat name: give --name too (or --token <token>)")
+        raise ChatError(NAME_FOR_TOKEN)
     try:
         return mint_token(read_secret(target), name, ttl_s)
     except TokenSecretError as exc:
@@ -145,16 +135,25 @@ def mint(target: Any, name: str | None, ttl_s: int) -> str:
 def choose_token(token: str | None, name: str | None, found: tuple[Any, str] | None, *,
                  home: str | None, ttl_s: int) -> str | None:
     """The token to send: the one given, a minted one (``auto``, or an API the workshop
-    found with the authorizer), or None."""
+    found with the authorizer: ``tokens.auto_token``'s rule, as ``ChatRoom`` follows it), or
+    None."""
+    from .tokens import TokenSecretError, auto_token
+
     if token == AUTO_TOKEN:
         return mint(found[0] if found else current_target(home), name, ttl_s)
     if token is not None:
         if not token.strip():
             raise ChatError("--token is empty: pass the token, or --token auto")
         return token
-    if found and needs_token(*found):
-        return mint(found[0], name, ttl_s)
-    return None
+    if not found:
+        return None
+    try:
+        return auto_token(found[0], found[1], name, ttl_s)
+    except TokenSecretError as exc:
+        raise ChatError(f"{exc}") from None
+    except ValueError as exc:
+        raise ChatError(NAME_FOR_TOKEN if not name
+                        else f"cannot mint a token for {name!r}: {exc}") from None
 
 
 def browser_page_url(websocket_url: str, name: str | None, home: str | None = None,

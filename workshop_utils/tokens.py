@@ -110,3 +110,23 @@ def expects_workshop_token(target: Any, api_id: str) -> bool:
     authorizer = connect_authorizer(target, api_id)
     return bool(authorizer) and authorizer.get("AuthorizerType") == "REQUEST" and (
         authorizer.get("IdentitySource") == TOKEN_IDENTITY_SOURCE)
+
+
+def auto_token(target: Any, api_id: str, name: str | None,
+               ttl_s: int = DEFAULT_TTL_S) -> str | None:
+    """The token a chat client sends when it was given none: the one rule of ``workshop
+    chat`` (without ``--token``) and ``ChatRoom.join`` (without ``token=``).
+
+    None when ``api_id``'s ``$connect`` has no authorizer that reads ``?token=``, or when the
+    control plane cannot be asked (the handshake then says what it wants). Otherwise a token
+    minted for ``name`` from the target's secret: TokenSecretError when the secret cannot be
+    read, ValueError for no name or one the chat refuses."""
+    try:
+        wanted = expects_workshop_token(target, api_id)
+    except (BotoCoreError, ClientError):
+        return None
+    if not wanted:
+        return None
+    if not name:
+        raise ValueError("a token carries a chat name, and none was given")
+    return mint_token(read_secret(target), name, ttl_s)

@@ -39,16 +39,19 @@ def target_for(cloud: LocalCloud, prefix: str = PREFIX) -> Target:
 
 
 def chat_stack_fixture(
-    *, prefix: str = PREFIX, limits: GatewayLimits | None = None, name: str = "chat_stack"
+    *, prefix: str = PREFIX, limits: GatewayLimits | None = None, name: str = "chat_stack",
+    secure: bool = False,
 ) -> Callable[..., Any]:
     """A module-scoped fixture ``name`` yielding ``ChatStack(cloud, target, api)``; ``limits``
-    shrinks the gateway's quotas (e.g. its idle timeout) for that module's cloud."""
+    shrinks the gateway's quotas (e.g. its idle timeout) for that module's cloud; ``secure``
+    adds notebook 06's authorizer on ``$connect`` (``stack.build_secure_chat``)."""
 
     @pytest.fixture(scope="module", name=name)
     def chat_stack() -> Iterator[ChatStack]:
         with LocalCloud(limits=limits) as cloud:
             target = target_for(cloud, prefix)
-            yield ChatStack(cloud, target, stack.build_chat(target))
+            build = stack.build_secure_chat if secure else stack.build_chat
+            yield ChatStack(cloud, target, build(target))
 
     return chat_stack
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import http.client
 import os
+import subprocess
+import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -421,7 +423,7 @@ async def expect_text(page: Any, selector: str, text: str) -> None:
     await expect(page.locator(selector)).to_contain_text(text, timeout=WAIT_S * 1000)
 
 
-# --- a token for a chat with the authorizer (the local gateway ignores it for now) ----------
+# --- a token on the open chat: the page carries it (the secured chat is further down) ------
 
 TOKEN = "v1.cmhlYQ.1795622460.bm90LWEtcmVhbC1zaWduYXR1cmUtYnV0LWxvbmctZW5vdWdo"
 
@@ -525,5 +527,73 @@ def test_without_a_token_the_websocket_url_has_none(chat_stack) -> None:
         await page.page.goto(page_url(cloud.aws_endpoint, api.url, "uma"), timeout=WAIT_S * 1000)
         await page.expect_state("connected")
         assert watched.queries() == [{"name": ["uma"]}]
+
+    run(scenario)
+
+
+# --- the page on a chat secured by notebook 06 (the real authorizer on $connect) ------------
+
+secure_stack = chat_stack_fixture(prefix="wschat-secpage", name="secure_stack", secure=True)
+
+
+def browser_page_from_workshop_chat(stack: ChatStack, name: str) -> str:
+    """The page address ``workshop chat --browser --name <name>`` prints for the workshop's
+    own API (no ``--token``: it mints one because the API's $connect has the authorizer)."""
+    env = {**os.environ, "WORKSHOP_HOME": str(stack.cloud.settings.home),
+           "WORKSHOP_TARGET": "local", "WORKSHOP_PREFIX": stack.target.prefix,
+           "BROWSER": "/bin/true"}
+    done = subprocess.run([sys.executable, "-m", "workshop_utils.cli", "chat", "--name", name,
+                           "--browser"], env=env, capture_output=True, text=True,
+                          timeout=WAIT_S, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip().removeprefix("chat page: ")
+
+
+def test_a_page_without_a_token_is_refused_and_says_so(secure_stack) -> None:
+    """On the secured chat a page without a token is refused (the gateway's 401; a browser sees
+    close 1006), says the token may be missing, and does not retry."""
+    cloud, _, api = secure_stack
+
+    async def scenario(browser: Any) -> None:
+        page, watched = await watched_page(browser, "mallory")
+        await page.page.goto(page_url(cloud.aws_endpoint, api.url, "mallory"),
+                             timeout=WAIT_S * 1000)
+        await page.expect_entry("error", "missing or expired token")
+        await page.expect_state("closed")
+        await asyncio.sleep(1.5 * SECOND)
+        await page.expect_state("closed")  # no retry loop
+        assert watched.queries() == [{"name": ["mallory"]}]
+        page.assert_well_behaved()
+
+    run(scenario)
+
+
+def test_a_page_from_workshop_chat_joins_under_the_tokens_name(secure_stack) -> None:
+    """``workshop chat --browser`` on the secured chat puts a minted token in the fragment; the
+    page joins with it, under the token's name even when the page's name says otherwise, and
+    an asyncio client (whose token ChatRoom mints) sees it."""
+    cloud, target, api = secure_stack
+    address = browser_page_from_workshop_chat(secure_stack, "alice")
+    assert "#" in address and "token" not in address.split("#", 1)[0]
+    # The address as a learner might edit it: another name in the query, the token kept.
+    claimed = address.replace("name=alice", "name=mallory", 1)
+
+    async def scenario(browser: Any) -> None:
+        room = ChatRoom(api.url, target)
+        try:
+            carol = await room.join("carol")
+            page, watched = await watched_page(browser, "alice")
+            await page.page.goto(claimed, timeout=WAIT_S * 1000)
+            await page.expect_state("connected")
+            assert watched.queries()[-1]["name"] == ["mallory"]
+            await page.expect_entry("presence", "welcome, alice")
+            await frame_of(carol, presence("join", "alice"))
+            await page.say("hi from the page")
+            await frame_of(carol, message_from("alice", "hi from the page"))
+            await carol.send("hi alice")
+            await page.expect_entry("message", "carol: hi alice")
+            page.assert_well_behaved()
+        finally:
+            await room.close()
 
     run(scenario)

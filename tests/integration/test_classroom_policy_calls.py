@@ -84,8 +84,8 @@ def recorded(cloud: LocalCloud) -> list[Request]:
     target.permissions_boundary = boundary_arn  # as WORKSHOP_PERMISSIONS_BOUNDARY sets it
     recorder = Recorder(target.session)
     try:
-        stack.build_chat(target)
-        stack.require(5, target)
+        stack.build_secure_chat(target)  # notebooks 01-04 and 06
+        stack.require(7, target)
         lam = target.client("lambda")
         lam.invoke(FunctionName=target.names.function("broadcast"), Payload=b"{}")
         waiting.wait_for_log_events(target.client("logs"),
@@ -112,16 +112,22 @@ def test_the_policy_allows_every_call_the_library_makes(recorded: list[Request])
     # the run covered the series: every kind of resource was made and deleted
     assert {"dynamodb:CreateTable", "iam:CreateRole", "iam:PassRole", "lambda:CreateFunction",
             "lambda:AddPermission", "apigateway:POST", "apigateway:DELETE",
-            "dynamodb:DeleteTable", "iam:DeleteRole", "lambda:DeleteFunction"} <= actions
+            "dynamodb:DeleteTable", "iam:DeleteRole", "lambda:DeleteFunction",
+            "ssm:PutParameter", "ssm:DeleteParameter", "apigateway:PATCH"} <= actions
+    assert any(r.action == "apigateway:POST" and r.resource.endswith("/authorizers")
+               for r in recorded)
     refused, _pending = _evaluate(recorded, LEARNER, may_lack_boundary=True)
-    assert refused == []
+    assert refused == [], "\n".join(refused)
 
 
 def test_the_library_creates_the_role_with_the_boundary(recorded: list[Request]) -> None:
     """The policy allows iam:CreateRole only with the boundary (no learner mints an admin
     role), so stack.ensure_role must pass WORKSHOP_PERMISSIONS_BOUNDARY to create_role."""
-    (create_role,) = [r for r in recorded if r.action == "iam:CreateRole"]
-    assert create_role.context["iam:PermissionsBoundary"].endswith(f":policy/{BOUNDARY_NAME}")
+    created = [r for r in recorded if r.action == "iam:CreateRole"]  # the chat's, the authorizer's
+    assert len(created) == 2
+    for create_role in created:
+        assert create_role.context["iam:PermissionsBoundary"].endswith(
+            f":policy/{BOUNDARY_NAME}")
     refused, pending = _evaluate(recorded, LEARNER, may_lack_boundary=False)
     assert refused == [] and pending == []
 
@@ -206,13 +212,18 @@ def _own_params(service: str, operation: str, args: str, boundary_arn: str,
         "ApiId": API_ID, "StageName": "dev", "ConnectionId": "Ab1Cd2Ef3Gh=",
         "Principal": "apigateway.amazonaws.com",
     }
+    if service == "ssm":
+        base["Name"] = f"{PREFIX}-chat-token-secret"
     if {"Tags", "tags"} & set(args.split()):
         base["Tags"] = ([{"Key": k, "Value": v} for k, v in tags.items()]
-                        if service == "iam" else tags)
+                        if service in ("iam", "ssm") else tags)
         base["tags"] = tags
     if {"PermissionsBoundary", "role_options"} & set(args.split()):
         base["PermissionsBoundary"] = boundary_arn
-    functions = [f"{PREFIX}-{kind}" for kind in ("connect", "disconnect", "broadcast")]
+    functions = [f"{PREFIX}-{kind}" for kind in targets.CHAT_FUNCTIONS + targets.LATER_FUNCTIONS]
+    if service == "iam":
+        return [{**base, "RoleName": role} for role in (f"{PREFIX}-chat-role",
+                                                        f"{PREFIX}-authorizer-role")]
     if service == "lambda":
         return [{**base, "FunctionName": f} for f in functions]
     if service == "logs":
@@ -260,7 +271,7 @@ def test_the_policy_allows_every_call_the_notebooks_make(
     services = {r.action.split(":")[0] for r in found}
     assert {"dynamodb", "iam", "lambda", "apigateway", "execute-api", "logs"} <= services
     refused, _pending = _evaluate(found, LEARNER, may_lack_boundary=True)
-    assert refused == []
+    assert refused == [], "\n".join(refused)
 
 
 def test_notebook_02_creates_the_role_with_the_boundary(
@@ -270,4 +281,5 @@ def test_notebook_02_creates_the_role_with_the_boundary(
     found, passes_boundary = notebook_requests
     assert passes_boundary
     refused, pending = _evaluate(found, LEARNER, may_lack_boundary=False)
-    assert refused == [] and pending == []
+    assert refused == [], "\n".join(refused)
+    assert pending == []

@@ -156,6 +156,55 @@ def test_clean_up_leaves_a_token_secret_someone_else_made() -> None:
     stubs.assert_all_used()
 
 
+def put_secret_expected(target: Target) -> dict:
+    """What ensure_token_secret's first PutParameter sends (the value is random)."""
+    return {"Name": SECRET, "Value": ANY, "Type": "SecureString", "Description": ANY,
+            "Tags": [{"Key": k, "Value": v} for k, v in target.tags.items()]}
+
+
+def secret_exists(target: Target, stubs: Stubs, owner: str) -> None:
+    """The answers when the token secret already exists, tagged with ``owner``: PutParameter
+    refuses, then the exact-name lookup and its tags."""
+    stubs["ssm"].add_client_error("put_parameter", "ParameterAlreadyExists", "exists", 400,
+                                  expected_params=put_secret_expected(target))
+    stubs["ssm"].add_response("describe_parameters", {"Parameters": [
+        {"Name": SECRET, "ARN": SECRET_ARN, "Type": "SecureString"}]}, {
+        "ParameterFilters": [{"Key": "Name", "Option": "Equals", "Values": [SECRET]}]})
+    stubs["ssm"].add_response("list_tags_for_resource", {"TagList": [
+        {"Key": k, "Value": v} for k, v in tags_of(target, owner).items()]},
+        {"ResourceType": "Parameter", "ResourceId": SECRET})
+
+
+def test_the_token_secret_is_put_once_and_kept_on_a_rerun() -> None:
+    """A re-run meets ParameterAlreadyExists, checks the parameter is the learner's, and puts
+    nothing: the secret, and every token minted with it, stays."""
+    target, stubs = aws()
+    secret_exists(target, stubs, ALICE)
+    assert stack.ensure_token_secret(target) is False
+    stubs.assert_all_used()
+
+
+def test_rotating_the_token_secret_overwrites_without_tags() -> None:
+    """rotate=True puts a new value with Overwrite and no Tags (PutParameter refuses both
+    together), after the ownership check."""
+    target, stubs = aws()
+    secret_exists(target, stubs, ALICE)
+    stubs["ssm"].add_response("put_parameter", {"Version": 2}, {
+        "Name": SECRET, "Value": ANY, "Type": "SecureString", "Overwrite": True})
+    assert stack.ensure_token_secret(target, rotate=True) is True
+    stubs.assert_all_used()
+
+
+def test_a_token_secret_someone_else_made_is_refused_not_overwritten() -> None:
+    """A parameter with the learner's secret name but another owner: OwnershipError, and no
+    rotation even when asked."""
+    target, stubs = aws(owner=BOB)
+    secret_exists(target, stubs, ALICE)
+    with pytest.raises(OwnershipError, match=SECRET):
+        stack.ensure_token_secret(target, rotate=True)
+    stubs.assert_all_used()
+
+
 TABLE = "wschat-alice-connections"
 TABLE_ARN = f"arn:aws:dynamodb:eu-west-1:{ACCOUNT}:table/{TABLE}"
 

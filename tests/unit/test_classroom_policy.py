@@ -9,7 +9,8 @@ Sources for what AWS authorizes (also cited in ``docs/classroom/README.md``):
   ``iam:ListRoles``, ``tag:GetResources``);
 - ``iam:PermissionsBoundary`` on ``iam:CreateRole``: IAM User Guide, "Permissions boundaries for
   IAM entities" (delegating role creation to a boundary);
-- API Gateway V2 child resources (routes, integrations, deployments) carry no tags and, unlike
+- API Gateway V2 child resources (routes, integrations, authorizers, deployments) carry no
+  tags (CreateAuthorizer, like CreateRoute, has no ``Tags`` in the apigatewayv2 model) and, unlike
   V1's, do not inherit the API's for attribute-based access control: API Gateway developer
   guide, "API Gateway resources that can be tagged";
 - a managed policy holds at most 6,144 characters, whitespace not counted: IAM User Guide, "IAM
@@ -69,6 +70,7 @@ KNOWN_UNSCOPED = {
     ("apigateway:GET", "arn:aws:apigateway:*::/tags/*"): "reads tags (ownership checks)",
     ("apigateway:POST", "arn:aws:apigateway:*::/apis/*/integrations"): "V2 children: no tags",
     ("apigateway:POST", "arn:aws:apigateway:*::/apis/*/routes"): "V2 children: no tags",
+    ("apigateway:POST", "arn:aws:apigateway:*::/apis/*/authorizers"): "V2 children: no tags",
     ("apigateway:POST", "arn:aws:apigateway:*::/apis/*/deployments"): "V2 children: no tags",
     ("execute-api:ManageConnections", "arn:aws:execute-api:*:*:*/dev/*/@connections/*"):
         "API ids are assigned by AWS; execute-api documents no tag conditions",

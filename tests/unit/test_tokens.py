@@ -232,9 +232,7 @@ def test_an_authorizer_without_a_readable_secret_is_said_before_connecting(targe
 
 def test_not_knowing_the_routes_means_no_token(target):
     """An API whose routes cannot be read is taken as wanting no token."""
-    from workshop_utils.terminal_chat import needs_token
-
-    assert needs_token(target, "no-such-api") is False
+    assert tokens.auto_token(target, "no-such-api", "alice") is None
 
 
 # --- where the token goes in a URL ---------------------------------------------------------

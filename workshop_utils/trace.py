@@ -55,9 +55,11 @@ def parse_access_line(message: str) -> dict[str, str] | None:
 
 
 def access_pattern(route_key: str) -> str:
-    """The filter for a route's MESSAGE lines: quoted terms must all be in the line (a term
-    with ``$``, ``-`` or ``=`` must be quoted to be matched as it is)."""
-    return f'"MESSAGE" "{route_key}"'
+    """The filter for a route's access-log lines (the MESSAGE ones are picked from them): one
+    quoted term, matched as written (a term with ``$``, ``-`` or ``=`` must be quoted). AWS
+    also takes several terms, all of which must match; moto's filter (the local cloud's)
+    reads only one."""
+    return f'"{route_key}"'
 
 
 def request_pattern(request_id: str) -> str:
@@ -220,46 +222,61 @@ class Arrow:
     label: str
 
 
-def short(identifier: str, keep: int = 8) -> str:
-    """An id cut for a diagram label (the full id is in the printed trace)."""
-    return identifier if len(identifier) <= keep + 1 else identifier[:keep] + "…"
+def short(identifier: str, keep: int | None = 8) -> str:
+    """An id cut to ``keep`` characters for a diagram label (None: the whole id)."""
+    if keep is None or len(identifier) <= keep + 1:
+        return identifier
+    return identifier[:keep] + "…"
 
 
 def _ms(value: Any) -> str:
     return f"{value:g} ms" if isinstance(value, int | float) else "? ms"
 
 
-def recipient(connection_id: str, sender: str) -> str:
+def recipient(connection_id: str, sender: str, keep: int | None = 8) -> str:
     """The participant a post goes to (the sender gets its own echo)."""
-    return f"{SENDER} (echo)" if connection_id == sender else f"to {short(connection_id)}"
+    return f"{SENDER} (echo)" if connection_id == sender else f"to {short(connection_id, keep)}"
 
 
-def sequence(trace: Trace) -> list[Arrow]:
-    """The hops of ``trace`` in the order they happened, as arrows between participants."""
+def _dynamodb_arrow(line: dict[str, Any]) -> Arrow:
+    count = line.get("count")
+    count = f", {count} item{'' if count == 1 else 's'}" if count is not None else ""
+    error = f", {line['errorCode']}" if "errorCode" in line else ""
+    return Arrow(FUNCTION, DYNAMODB, f"{line.get('operation')}{count}{error}  "
+                                     f"{_ms(line.get('ms'))}")
+
+
+def sequence(trace: Trace, keep: int | None = 8) -> list[Arrow]:
+    """The hops of ``trace`` as arrows between participants, ids cut to ``keep`` characters.
+
+    The calls before the fan-out in the order they were made; the posts, which run
+    concurrently (their log order is the order they finished), the others' by connection id
+    and the sender's echo last, so the same message draws the same diagram every time; then
+    what the fan-out called DynamoDB for (a gone id's DeleteItem)."""
     arrows = [Arrow(SENDER, GATEWAY, f"{trace.access['routeKey']}  requestId "
-                                     f"{short(trace.request_id)}  messageId "
-                                     f"{short(trace.message_id)}")]
+                                     f"{short(trace.request_id, keep)}  messageId "
+                                     f"{short(trace.message_id, keep)}")]
     lambda_id = trace.lambda_request_id
     if lambda_id is None:
         failure = next((line for line in trace.execution if "failed" in line), "no invocation")
         arrows.append(Arrow(GATEWAY, GATEWAY, failure))
         return arrows
-    arrows.append(Arrow(GATEWAY, FUNCTION, f"Invoke  RequestId {short(lambda_id)}"))
-    for line in trace.handler:
-        event = line.get("event")
-        if event == "dynamodb":
-            count = f", {line['count']} items" if "count" in line else ""
-            error = f", {line['errorCode']}" if "errorCode" in line else ""
-            arrows.append(Arrow(FUNCTION, DYNAMODB,
-                                f"{line.get('operation')}{count}{error}  {_ms(line.get('ms'))}"))
-        elif event == "post":
-            cid = str(line.get("connectionId", "?"))
-            arrows.append(Arrow(FUNCTION, CONNECTIONS,
-                                f"POST {short(cid)} {line.get('outcome')}  "
-                                f"{_ms(line.get('ms'))}"))
-            if line.get("outcome") == "delivered":
-                arrows.append(Arrow(CONNECTIONS, recipient(cid, trace.sender), "frame"))
-        elif event == "broadcast" and not trace.lines("post"):
+    arrows.append(Arrow(GATEWAY, FUNCTION, f"Invoke  RequestId {short(lambda_id, keep)}"))
+    posts = trace.lines("post")
+    first_post = trace.handler.index(posts[0]) if posts else len(trace.handler)
+    arrows += [_dynamodb_arrow(line) for line in trace.handler[:first_post]
+               if line.get("event") == "dynamodb"]
+    for line in sorted(posts, key=lambda p: (p.get("connectionId") == trace.sender,
+                                             str(p.get("connectionId")))):
+        cid = str(line.get("connectionId", "?"))
+        arrows.append(Arrow(FUNCTION, CONNECTIONS, f"POST {short(cid, keep)} "
+                                                   f"{line.get('outcome')}  {_ms(line.get('ms'))}"))
+        if line.get("outcome") == "delivered":
+            arrows.append(Arrow(CONNECTIONS, recipient(cid, trace.sender, keep), "frame"))
+    arrows += [_dynamodb_arrow(line) for line in trace.handler[first_post:]
+               if line.get("event") == "dynamodb"]
+    if not posts:
+        for line in trace.lines("broadcast"):
             arrows.append(Arrow(FUNCTION, CONNECTIONS,
                                 f"{line.get('recipients')} posts, {line.get('delivered')} "
                                 f"delivered  {_ms(line.get('duration_ms'))}"))

@@ -102,7 +102,7 @@ def test_the_trace_pages_and_waits_on_aws_then_joins_by_ids(logs) -> None:
     the outcome line is there; then the invocation is read by the Lambda request id, in two
     pages. Every id comes from the step before."""
     client, stubber = logs
-    expect(stubber, ACCESS_GROUP, '"MESSAGE" "sendmessage"', [[], events(ACCESS)])
+    expect(stubber, ACCESS_GROUP, '"sendmessage"', [[], events(ACCESS)])
     expect(stubber, EXECUTION_GROUP, f'"({R})"', [events(EXECUTION_EARLY)])
     expect(stubber, EXECUTION_GROUP, f'"({R})"',
            [events(EXECUTION_EARLY), events(EXECUTION_LATE, 10)])
@@ -127,7 +127,7 @@ def test_the_trace_pages_and_waits_on_aws_then_joins_by_ids(logs) -> None:
 def test_a_wait_is_bounded_and_says_what_to_check(logs) -> None:
     """No MESSAGE line by the deadline: one clear error naming the group and the format."""
     client, stubber = logs
-    expect(stubber, ACCESS_GROUP, '"MESSAGE" "sendmessage"', [[]])
+    expect(stubber, ACCESS_GROUP, '"sendmessage"', [[]])
     with pytest.raises(LookupError, match="ACCESS_FORMAT"):
         trace.find_message(client, ACCESS_GROUP, start_time_ms=SINCE, timeout_s=0 * SECOND,
                            sleep=lambda s: None)
@@ -163,7 +163,7 @@ def test_the_sequence_draws_every_hop_with_ids_and_ms() -> None:
         ("broadcast Lambda", "@connections"), ("@connections", "sender (echo)"),
         ("broadcast Lambda", "API Gateway")]
     assert arrows[0].label == "sendmessage  requestId HBzR3Ptw…  messageId HBzR3Fxy…"
-    assert arrows[2].label == "GetItem, 1 items  1.4 ms"
+    assert arrows[2].label == "GetItem, 1 item  1.4 ms"
     assert arrows[4].label == "POST Kl3_cqwd… delivered  3.2 ms"
     assert arrows[-1].label == "200  Duration 9.87 ms, integration latency 12 ms"
     assert trace.participants(arrows)[-2:] == ["to Kl3_cqwd…", "sender (echo)"]

@@ -65,7 +65,9 @@ def made_by_series(found: Found, prefix: str, stack: Stack) -> bool:
     if found.tags.get(TAG_WORKSHOP) == WORKSHOP_TAG:
         return found.tags.get(TAG_PREFIX) == prefix
     if found.kind == "log groups" and not found.tags:
-        parent = stack.get(*stack.parent_of(found))
+        parent = stack.parent(found)
+        if found.api_id is not None:  # an execution log: its API's, found by id
+            return parent is not None and made_by_series(parent, prefix, stack)
         return parent is None or made_by_series(parent, prefix, stack)
     return False
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from .route_logs import execution_log_group
 from .target import Names, Target
 
 MISSING = {"ResourceNotFoundException", "NoSuchEntity", "NoSuchEntityException",
@@ -31,7 +32,8 @@ class Found:
     name: str
     arn: str
     tags: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
-    api_id: str | None = None  # APIs only: the id every other apigatewayv2 call takes
+    # APIs: the id every other apigatewayv2 call takes; an API's execution log group: its API
+    api_id: str | None = None
 
 
 def missing(exc: ClientError) -> bool:
@@ -145,14 +147,45 @@ class Stack:
 
     def parent_of(self, group: Found) -> tuple[str, str]:
         """(kind, name) of what writes to a log group: its function, or the API."""
-        if group.name == self.names.access_log_group:
+        if group.name == self.names.access_log_group or group.api_id is not None:
             return "apis", self.names.api
         functions = {Names.function_log_group(fn): fn for fn in
                      self.names.every_function.values()}
         return "functions", functions[group.name]
 
+    def parent(self, group: Found) -> Found | None:
+        """What writes to a log group, if it exists: for an execution log, exactly its API
+        (by id: API names are not unique), else :meth:`parent_of` by name."""
+        if group.api_id is not None:
+            return next((api for api in self.of_kind("apis") if api.api_id == group.api_id),
+                        None)
+        return self.get(*self.parent_of(group))
+
     def __iter__(self) -> Iterator[Found]:
         return iter(self.found)
+
+
+def execution_log_groups(target: Target, api: Found) -> list[Found]:
+    """The execution log groups of an API's stages that exist, by their exact names
+    (``API-Gateway-Execution-Logs_{apiId}/{stage}``, which API Gateway creates untagged when
+    a stage's execution logging is turned on). Never listed by prefix: the prefix
+    ``API-Gateway-Execution-Logs_`` is every API's in the account. They are the API's: whose
+    they are is whose the API is (:func:`workshop_utils.ownership.is_mine`)."""
+    apigw = target.client("apigatewayv2")
+    try:
+        stages = [stage["StageName"] for page in apigw.get_paginator("get_stages").paginate(
+            ApiId=api.api_id) for stage in page.get("Items", [])]
+    except ClientError as exc:
+        if missing(exc):  # deleted meanwhile
+            return []
+        raise
+    found = []
+    for stage in stages:
+        group = log_group(target, execution_log_group(api.api_id, stage))
+        if group is not None:
+            found.append(Found(group.kind, group.name, group.arn, group.tags,
+                               api_id=api.api_id))
+    return found
 
 
 def stack(target: Target, names: Names | None = None) -> Stack:
@@ -161,12 +194,15 @@ def stack(target: Target, names: Names | None = None) -> Stack:
     lookups: dict[str, Any] = {"tables": table, "roles": role, "functions": function,
                                "log groups": log_group, "parameters": parameter}
     found: list[Found] = []
+    extra: list[Found] = []  # named after an API's id: known only once the API is found
     for kind, kind_names in names.everything().items():
         for name in kind_names:
             if kind == "apis":
-                found.extend(apis(target, name))
+                for api in apis(target, name):
+                    found.append(api)
+                    extra.extend(execution_log_groups(target, api))
                 continue
             item = lookups[kind](target, name)
             if item is not None:
                 found.append(item)
-    return Stack(names, found)
+    return Stack(names, found + extra)

@@ -9,6 +9,8 @@ Log groups are the exception AWS makes: Lambda and API Gateway create them untag
 are missing. An untagged log group follows its parent (the function, or the API of an access
 log): it is the learner's when the parent is theirs, or when there is no parent any more (a
 log group outlives its function, and only this prefix's function writes to that exact name).
+An API's execution log group (``API-Gateway-Execution-Logs_{apiId}/{stage}``) is named by the
+API's id, not the prefix: it is the learner's only while its API exists and is theirs.
 
 On AWS a resource made a moment ago can read as untagged for a few seconds: a resource with no
 tags at all is read again for that long before it counts as untagged (:func:`settled`).
@@ -55,7 +57,9 @@ def is_mine(target: Target, found: Found, stack: Stack | None = None) -> bool:
     if owner is not None:
         return owner == target.owner
     if found.kind == "log groups" and stack is not None:
-        parent = stack.get(*stack.parent_of(found))
+        parent = stack.parent(found)
+        if found.api_id is not None:  # an execution log: exactly its API's, found by its id
+            return parent is not None and is_mine(target, parent, stack)
         return parent is None or is_mine(target, parent, stack)
     return False
 

@@ -61,19 +61,24 @@ def wait_for_log_events(
     filter_pattern: str = "",
     start_time_ms: int | None = None,
     min_events: int = 1,
+    until: Callable[[list[dict[str, Any]]], bool] | None = None,
     timeout_s: float = 30.0,
     sleep: Callable[[float], None] = time.sleep,
 ) -> list[dict[str, Any]]:
-    """Events of ``group`` matching ``filter_pattern``, once at least ``min_events`` are there.
+    """Events of ``group`` matching ``filter_pattern``, once at least ``min_events`` are there
+    (and, with ``until``, once ``until(events)`` holds: say the line that ends a request).
 
     CloudWatch Logs is eventually consistent: on AWS an event written now may show up seconds
-    later. Returns what is there when the timeout passes (possibly fewer events).
+    later, and the events of one request may show up in several batches. Returns what is
+    there when the timeout passes (possibly fewer events).
     """
     deadline = time.monotonic() + timeout_s
     while True:
         events = read_log_events(logs_client, group, filter_pattern=filter_pattern,
                                  start_time_ms=start_time_ms)
-        if len(events) >= min_events or time.monotonic() > deadline:
+        if len(events) >= min_events and (until is None or until(events)):
+            return events
+        if time.monotonic() > deadline:
             return events
         sleep(1.0)
 

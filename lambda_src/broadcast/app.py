@@ -164,7 +164,8 @@ def lambda_handler(event: dict, context) -> dict:
             recipients = [*everyone, connection_id]
             logger.info(
                 {"event": "message", "connectionId": connection_id, "name": sender.name,
-                 "textLength": len(frame.text), "requestId": request_context.get("requestId")}
+                 "textLength": len(frame.text), "requestId": request_context.get("requestId"),
+                 "messageId": request_context.get("messageId")}
             )
             chat_common.fan_out(
                 endpoint,

@@ -151,11 +151,38 @@ class StdoutHandler(logging.Handler):
             self.handleError(record)
 
 
+# The level names of Lambda's advanced logging controls (ApplicationLogLevel: TRACE, DEBUG,
+# INFO, WARN, ERROR, FATAL) as Python's logging names them.
+LAMBDA_LEVELS = {"TRACE": logging.DEBUG, "DEBUG": logging.DEBUG, "INFO": logging.INFO,
+                 "WARN": logging.WARNING, "WARNING": logging.WARNING,
+                 "ERROR": logging.ERROR, "FATAL": logging.CRITICAL,
+                 "CRITICAL": logging.CRITICAL}
+
+
+def log_level(environ: dict[str, str] | None = None) -> int:
+    """The chat's log level, read once per execution environment (a change of it is a
+    configuration change, so the next invocation starts a new environment and reads it).
+
+    ``AWS_LAMBDA_LOG_LEVEL`` first: Lambda sets it from ``LoggingConfig.ApplicationLogLevel``
+    when a function uses its advanced logging controls (JSON log format; Lambda Developer
+    Guide, "Log-level filtering"), and then drops lines above that level itself, by their
+    ``"level"`` key. Else the function's own ``LOG_LEVEL`` environment variable, for a
+    function in the default text format. Anything else, or nothing: INFO.
+    """
+    environ = os.environ if environ is None else environ
+    for variable in ("AWS_LAMBDA_LOG_LEVEL", "LOG_LEVEL"):
+        value = (environ.get(variable) or "").strip().upper()
+        if value in LAMBDA_LEVELS:
+            return LAMBDA_LEVELS[value]
+    return logging.INFO
+
+
 def _configure_logger() -> logging.Logger:
-    """The "chat" logger: INFO, JSON lines, not propagated (the runtime's root handler would
-    prefix each line with text and make it invisible to Logs Insights' JSON discovery)."""
+    """The "chat" logger: INFO (or :func:`log_level`), JSON lines, not propagated (the
+    runtime's root handler would prefix each line with text and make it invisible to Logs
+    Insights' JSON discovery)."""
     chat_logger = logging.getLogger("chat")
-    chat_logger.setLevel(logging.INFO)
+    chat_logger.setLevel(log_level())
     chat_logger.propagate = False
     handler = StdoutHandler()
     handler.setFormatter(JsonLineFormatter())
@@ -171,6 +198,49 @@ logger = _configure_logger()
 dynamodb = boto3.client(
     "dynamodb", region_name=os.environ.get("AWS_REGION"), config=DYNAMODB_CONFIG
 )
+
+
+def _call_started(context: dict, model: Any, **_kwargs: Any) -> None:
+    """botocore's ``before-call``: which call this is and when it started (its ``context``
+    is per call; ``after-call-error`` is given no model, so the name is kept here)."""
+    context["chat_operation"] = model.name
+    context["chat_started"] = time.perf_counter()
+
+
+def _call_finished(context: dict, parsed: dict | None = None,
+                   http_response: Any = None, exception: Exception | None = None,
+                   **_kwargs: Any) -> None:
+    """botocore's ``after-call`` and ``after-call-error``: one DEBUG line per DynamoDB call,
+    retries included in its ``ms``. Neither the function's log nor any AWS log lists the
+    calls a function makes (CloudTrail logs DynamoDB's item calls only as opt-in data
+    events), so at DEBUG the handler says them itself."""
+    if not logger.isEnabledFor(logging.DEBUG):
+        return
+    started = context.get("chat_started")
+    operation = context.get("chat_operation", "?")
+    line: dict[str, Any] = {"event": "dynamodb", "operation": operation}
+    if exception is not None:
+        line["errorCode"] = _error_code(exception)
+    else:
+        parsed = parsed or {}
+        line["status"] = getattr(http_response, "status_code", None)
+        error = parsed.get("Error", {}).get("Code")
+        if error:
+            line["errorCode"] = error
+        elif "Count" in parsed:  # Scan, Query: the items of this page
+            line["count"] = parsed["Count"]
+            line["scanned"] = parsed.get("ScannedCount", parsed["Count"])
+            line["morePages"] = "LastEvaluatedKey" in parsed
+        elif operation == "GetItem":
+            line["count"] = 1 if "Item" in parsed else 0
+    if started is not None:
+        line["ms"] = round((time.perf_counter() - started) * 1000, 1)
+    logger.debug(line)
+
+
+dynamodb.meta.events.register("before-call.dynamodb", _call_started)
+dynamodb.meta.events.register("after-call.dynamodb", _call_finished)
+dynamodb.meta.events.register("after-call-error.dynamodb", _call_finished)
 _management_clients: dict[str, Any] = {}
 _executor = ThreadPoolExecutor(max_workers=MAX_FANOUT_WORKERS, thread_name_prefix="fanout")
 
@@ -306,6 +376,18 @@ def _error_code(err: Exception) -> str:
 
 
 def _deliver(client, connection_id: str, data: bytes) -> str:
+    """Post one frame (see :func:`_post`) and, at DEBUG, log one line for it: the
+    connection, the outcome and how long it took (removing a gone id included). API
+    Gateway's logs do not list ``@connections`` calls; this line is how a trace sees them."""
+    started = time.perf_counter()
+    outcome = _post(client, connection_id, data)
+    if logger.isEnabledFor(logging.DEBUG):
+        logger.debug({"event": "post", "connectionId": connection_id, "outcome": outcome,
+                      "ms": round((time.perf_counter() - started) * 1000, 1)})
+    return outcome
+
+
+def _post(client, connection_id: str, data: bytes) -> str:
     """Post one frame; on 410 remove exactly that id. Never raises for an AWS error, so one
     bad recipient cannot stop the others. Skips the post (and a stale id's removal) when the
     invocation has no time left to finish it."""

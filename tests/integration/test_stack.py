@@ -114,3 +114,36 @@ def test_code_sha256_is_lambda_s(target) -> None:
     reported = target.client("lambda").get_function_configuration(
         FunctionName=target.names.function("disconnect"))["CodeSha256"]
     assert reported == packaging.code_sha256(packaging.build_zip("disconnect"))
+
+
+def test_cleanup_deletes_the_api_s_execution_log_group_by_its_exact_name(
+        cloud: LocalCloud, target) -> None:
+    """API Gateway makes ``API-Gateway-Execution-Logs_{apiId}/{stage}`` (untagged) when a
+    stage's execution logging is turned on (API Gateway Developer Guide, "Set up CloudWatch
+    API logging"): it is the learner's because its API is, so ``leftovers`` lists it and
+    clean-up deletes it; another API's group, with the same prefix, is left alone."""
+    from tests.integration import kit
+
+    kit.ensure_logging_role(cloud)
+    stack.ensure_prerequisites(5, target)
+    apigw, logs = target.client("apigatewayv2"), target.client("logs")
+    api_id = stack.find_api_id(target)
+    apigw.update_stage(ApiId=api_id, StageName=target.names.stage,
+                       DefaultRouteSettings={"LoggingLevel": "ERROR"})
+    group = f"API-Gateway-Execution-Logs_{api_id}/{target.names.stage}"
+    other = apigw.create_api(Name="someone-else", ProtocolType="WEBSOCKET",
+                             RouteSelectionExpression="$request.body.action")["ApiId"]
+    apigw.create_stage(ApiId=other, StageName="dev",
+                       DefaultRouteSettings={"LoggingLevel": "ERROR"})
+    theirs = f"API-Gateway-Execution-Logs_{other}/dev"
+    assert group in leftovers(target)["log groups"]
+    assert theirs not in leftovers(target)["log groups"]
+    said: list[str] = []
+    delete_everything(target, say=said.append)
+    assert f"deleted log group {group}" in said
+    assert not any(leftovers(target).values())
+    existing = {g["logGroupName"] for g in logs.describe_log_groups(
+        logGroupNamePrefix="API-Gateway-Execution-Logs_")["logGroups"]}
+    assert group not in existing and theirs in existing
+    apigw.delete_api(ApiId=other)
+    logs.delete_log_group(logGroupName=theirs)

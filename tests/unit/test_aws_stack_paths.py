@@ -92,7 +92,9 @@ def test_clean_up_deletes_an_api_found_on_the_second_page() -> None:
     apigw.add_response("get_apis", {"Items": [], "NextToken": "t"}, {})
     apigw.add_response("get_apis", {"Items": [api_item("b2", "wschat-alice-chat-api",
                                                        api_tags)]}, {"NextToken": "t"})
-    for _ in range(5):
+    # its stages name its execution log groups exactly (none exists here)
+    apigw.add_response("get_stages", {"Items": [{"StageName": "dev"}]}, {"ApiId": "b2"})
+    for _ in range(6):  # the 5 names, then API-Gateway-Execution-Logs_b2/dev
         stubs["logs"].add_response("describe_log_groups", {"logGroups": []}, {
             "logGroupNamePrefix": ANY})
     stubs["ssm"].add_response("describe_parameters", {"Parameters": []}, {

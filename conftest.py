@@ -42,7 +42,28 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
         def _split_scope(self, nodeid: str) -> str:
             return scope_of(nodeid)
 
+        def schedule(self) -> None:
+            # Units in the order of collection (see pytest_collection_modifyitems), not
+            # xdist's default of the units with most tests first.
+            self.config.option.loadscopereorder = False
+            super().schedule()
+
     return ByFile(config, log)
+
+
+def run_order(item: pytest.Item) -> int:
+    """Notebooks first, unit tests last: the slow units (notebooks, a browser, a lab, the
+    notebooks run twice) start early, and the quick ones fill the gaps at the end, where one
+    slow file would leave the other worker idle."""
+    if is_notebook(item):
+        return 0
+    return 2 if "/tests/unit/" in str(item.path) else 1
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config,
+                                  items: list[pytest.Item]) -> None:
+    items.sort(key=run_order)  # stable: each file's (and each notebook's) own order stays
 
 
 @pytest.hookimpl(tryfirst=True)

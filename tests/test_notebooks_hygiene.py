@@ -61,3 +61,13 @@ def test_no_untitled_notebooks_or_checkpoints_are_committed() -> None:
                            check=True).stdout.splitlines()
     assert not [f for f in files if Path(f).name.lower().startswith("untitled")]
     assert not [f for f in files if ".ipynb_checkpoints" in f]
+
+
+def test_nbval_reads_every_sanitizer() -> None:
+    """Every ``regex:`` in sanitize.cfg is one nbval uses: nbval pairs ``regex: `` with the
+    next line's ``replace: `` (space included), and silently drops a pair it cannot read (an
+    empty ``replace:`` once made REPORT lines compare with their Init Duration after all)."""
+    from nbval.plugin import get_sanitize_patterns
+
+    text = (ROOT / "notebooks" / "sanitize.cfg").read_text()
+    assert len(get_sanitize_patterns(text)) == text.count("\nregex:")

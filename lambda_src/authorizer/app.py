@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import time
 import traceback
@@ -31,6 +32,9 @@ import chat_token
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+# A $connect methodArn in any partition (arn:aws:, arn:aws-cn:, arn:aws-us-gov:): the
+# authorizer runs where the API runs, and the Allow names exactly this ARN.
+METHOD_ARN = re.compile(r"arn:aws(-[a-z]+)*:execute-api:")
 TOKEN_PARAMETER = "token"  # ?token=…; the authorizer's identity source is its query string
 CONTEXT_NAME = "name"  # requestContext.authorizer.name in the $connect event
 DENIED_PRINCIPAL = "anonymous"
@@ -138,7 +142,7 @@ def lambda_handler(event: dict, context: Any) -> dict:
     if not isinstance(event, dict):
         event = {}
     method_arn = event.get("methodArn")
-    if not isinstance(method_arn, str) or not method_arn.startswith("arn:aws:execute-api:"):
+    if not isinstance(method_arn, str) or not METHOD_ARN.match(method_arn):
         return deny("*", context, "WARNING", {"event": "deny", "reason": "no methodArn"})
     token, reason = query_token(event)
     if token is None:

@@ -87,6 +87,17 @@ def test_the_resource_is_the_events_own_method_arn(authorizer, lambda_context):
     assert statement(output)["Effect"] == "Allow"
 
 
+@pytest.mark.parametrize("partition", ["aws-cn", "aws-us-gov"])
+def test_a_method_arn_of_another_partition_is_allowed(authorizer, lambda_context, partition):
+    """China and GovCloud APIs send methodArns of their own partition (``arn:aws-cn:…``; ARN
+    format, AWS General Reference "Amazon Resource Names"): a valid token is allowed there."""
+    event = authorizer.request(authorizer.sign("carol"))
+    event["methodArn"] = f"arn:{partition}:execute-api:cn-north-1:123456789012:a1b2c3/dev/$connect"
+    output = authorizer.app.lambda_handler(event, lambda_context)
+    assert statement(output) == {"Action": "execute-api:Invoke", "Effect": "Allow",
+                                 "Resource": event["methodArn"]}
+
+
 @pytest.mark.parametrize("name", ["a" * 32, "zoë", "Ana María", "李小龍", "🦊 fox"])
 def test_every_name_the_chat_accepts_can_be_in_a_token(authorizer, lambda_context, name):
     """Every name the chat accepts, up to 32 characters and non-ASCII included, round-trips through

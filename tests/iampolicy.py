@@ -29,6 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 CLASSROOM = REPO / "docs" / "classroom"
 LEARNER_POLICY = CLASSROOM / "learner-policy.json"
 BOUNDARY_POLICY = CLASSROOM / "learner-boundary.json"
+EXECUTION_LOGS_POLICY = CLASSROOM / "learner-execution-logs.json"
 BOUNDARY_NAME = "workshop-learner-boundary"
 VARIABLE = re.compile(r"\$\{([^}]+)\}")
 

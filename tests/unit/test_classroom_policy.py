@@ -27,6 +27,7 @@ import pytest
 from tests.iampolicy import (
     BOUNDARY_NAME,
     BOUNDARY_POLICY,
+    EXECUTION_LOGS_POLICY,
     FUNCTION_KINDS,
     LEARNER_POLICY,
     Request,
@@ -139,9 +140,9 @@ def stack_requests(prefix: str) -> list[Request]:
 
 
 def test_the_policies_are_valid_json_and_fit_a_managed_policy() -> None:
-    """Both policies are version 2012-10-17 with unique Sids and known elements, within a
+    """The policies are version 2012-10-17 with unique Sids and known elements, within a
     managed policy's 6,144 characters."""
-    for path in (LEARNER_POLICY, BOUNDARY_POLICY):
+    for path in (LEARNER_POLICY, BOUNDARY_POLICY, EXECUTION_LOGS_POLICY):
         policy = json.loads(path.read_text())
         assert policy["Version"] == "2012-10-17"  # policy variables need this version
         sids = [s["Sid"] for s in policy["Statement"]]
@@ -158,7 +159,8 @@ def _actions(path) -> set[str]:
             ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
 
 
-@pytest.mark.parametrize("path", [LEARNER_POLICY, BOUNDARY_POLICY], ids=lambda p: p.name)
+@pytest.mark.parametrize("path", [LEARNER_POLICY, BOUNDARY_POLICY, EXECUTION_LOGS_POLICY],
+                         ids=lambda p: p.name)
 def test_every_action_is_a_real_action_of_its_service(path) -> None:
     """Every action names an operation of its service's botocore model, or a documented
     renamed, HTTP-verb or permission-only action."""
@@ -355,3 +357,32 @@ def test_the_boundary_caps_a_role_at_the_chat(request_: Request) -> None:
     on their own table and log groups (the role's ``workshop-prefix`` tag is theirs: the
     learner policy allows creating and tagging it only so)."""
     assert not allows(boundary_for("wschat-ada"), request_)
+
+
+def _execution_log_requests(api_id: str) -> list[Request]:
+    """What notebook 07 reads and notebook 08 deletes of an API's execution log group."""
+    group = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:API-Gateway-Execution-Logs_{api_id}/dev"
+    return [Request("logs:FilterLogEvents", group), Request("logs:GetLogEvents", f"{group}:*"),
+            Request("logs:DescribeLogStreams", group), Request("logs:DeleteLogGroup", group)]
+
+
+def test_execution_logs_need_the_optional_policy_and_it_grants_only_them() -> None:
+    """API Gateway names a stage's execution log group from the API's random id, untagged
+    (API Gateway developer guide, "Set up CloudWatch API logging": "the log group named
+    API-Gateway-Execution-Logs_{rest-api-id}/{stage_name}"), so the learner policy cannot grant
+    it per learner and does not. learner-execution-logs.json grants reading and deleting those
+    groups, and nothing else: no other log group, no writes into them."""
+    ada = learner("ada")
+    optional = load(EXECUTION_LOGS_POLICY)
+    for request in _execution_log_requests(API_ID):
+        assert not allows(ada, request), request
+        assert allows_together([ada, optional], request), request
+    other_groups = [f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{name}" for name in (
+        "/aws/lambda/wschat-alice-connect", "/aws/apigateway/wschat-alice-chat-api/access",
+        "API-Gateway-Execution-Logs", "/aws/API-Gateway-Execution-Logs_x/dev")]
+    for group in other_groups:
+        assert not allows(optional, Request("logs:DeleteLogGroup", group)), group
+    group = _execution_log_requests(API_ID)[0].resource
+    for action in ("logs:PutLogEvents", "logs:CreateLogStream", "logs:PutRetentionPolicy",
+                   "logs:PutSubscriptionFilter"):
+        assert not allows(optional, Request(action, group)), action

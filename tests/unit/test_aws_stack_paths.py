@@ -125,6 +125,11 @@ def nothing_but_a_token_secret_owned_by(target: Target, stubs: Stubs, owner: str
     for _ in range(5):
         stubs["logs"].add_response("describe_log_groups", {"logGroups": []}, {
             "logGroupNamePrefix": ANY})
+    secret_found(target, stubs, owner)
+
+
+def secret_found(target: Target, stubs: Stubs, owner: str) -> None:
+    """The answers of the token secret's exact-name lookup and its tags, owned by ``owner``."""
     stubs["ssm"].add_response("describe_parameters", {"Parameters": [
         {"Name": SECRET, "ARN": SECRET_ARN, "Type": "SecureString"}]}, {
         "ParameterFilters": [{"Key": "Name", "Option": "Equals", "Values": [SECRET]}]})
@@ -169,12 +174,7 @@ def secret_exists(target: Target, stubs: Stubs, owner: str) -> None:
     refuses, then the exact-name lookup and its tags."""
     stubs["ssm"].add_client_error("put_parameter", "ParameterAlreadyExists", "exists", 400,
                                   expected_params=put_secret_expected(target))
-    stubs["ssm"].add_response("describe_parameters", {"Parameters": [
-        {"Name": SECRET, "ARN": SECRET_ARN, "Type": "SecureString"}]}, {
-        "ParameterFilters": [{"Key": "Name", "Option": "Equals", "Values": [SECRET]}]})
-    stubs["ssm"].add_response("list_tags_for_resource", {"TagList": [
-        {"Key": k, "Value": v} for k, v in tags_of(target, owner).items()]},
-        {"ResourceType": "Parameter", "ResourceId": SECRET})
+    secret_found(target, stubs, owner)
 
 
 def test_the_token_secret_is_put_once_and_kept_on_a_rerun() -> None:

@@ -56,9 +56,7 @@ def parse_access_line(message: str) -> dict[str, str] | None:
 
 def access_pattern(route_key: str) -> str:
     """The filter for a route's access-log lines (the MESSAGE ones are picked from them): one
-    quoted term, matched as written (a term with ``$``, ``-`` or ``=`` must be quoted). AWS
-    also takes several terms, all of which must match; moto's filter (the local cloud's)
-    reads only one."""
+    quoted term, matched as written (a term with ``$``, ``-`` or ``=`` must be quoted)."""
     return f'"{route_key}"'
 
 

@@ -21,7 +21,8 @@ What is here:
 - moto's IAM policy evaluator: :func:`identity_policy_decision`;
 - the patches of moto, each with why and the version it was checked on: :mod:`.speedups`
   (speed), :mod:`.memory` (memory) and :mod:`.corrections` (where moto is not AWS: AWS
-  managed policies, CloudFormation's ManagedPolicyArns, the concurrency quota), installed by
+  managed policies, CloudFormation's ManagedPolicyArns, the concurrency quota, filter patterns
+  of terms), installed by
   :func:`apply_patches`.
 """
 

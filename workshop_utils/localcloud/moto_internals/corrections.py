@@ -21,6 +21,9 @@
   1,000 concurrent executions with 100 left unreserved (Lambda Developer Guide,
   gettingstarted-limits; LocalStack's AWS snapshot ``TestLambdaReservedConcurrency``). It is
   set to 1,000 in the cloud process unless the environment says otherwise.
+- **Filter patterns of terms.** moto's ``filter_log_events`` reads ``"a" "b"`` as one phrase
+  (nothing matches) and lets ``?a ?b`` and ``-a`` match every event; AWS ANDs terms, ORs
+  ``?`` terms and drops ``-`` terms (:mod:`.filter_patterns`).
 """
 
 from __future__ import annotations
@@ -33,7 +36,10 @@ from typing import Any
 from moto.core.config import default_user_config
 from moto.iam import utils as iam_utils
 from moto.iam.models import IAMBackend, Role, iam_backends
+from moto.logs import models as logs_models
 from moto.utilities.utils import get_partition
+
+from .filter_patterns import parse_terms
 
 DEFAULT_CONCURRENCY_QUOTA = "1000"
 AWS_POLICY_ID_SEED = 2015  # any constant: the AWS managed policies' ids, fixed
@@ -44,6 +50,7 @@ def apply(region: str) -> None:
     load_aws_managed_policies(region)
     account_concurrency_quota()
     attach_managed_policy_arns()
+    match_filter_terms()
 
 
 def load_aws_managed_policies(region: str) -> None:
@@ -143,3 +150,26 @@ def attach_managed_policy_arns() -> None:
     Role.update_from_cloudformation_json = classmethod(update_role)  # type: ignore[method-assign,assignment]
     Role.delete_from_cloudformation_json = classmethod(delete_role)  # type: ignore[method-assign,assignment]
     Role._localcloud_managed_policy_arns = True  # type: ignore[attr-defined]
+
+
+def match_filter_terms() -> None:
+    """Give moto's logs backend AWS's matching of term patterns (see :mod:`.filter_patterns`),
+    and leave JSON, space-delimited and regex patterns to moto's own filter. Checked on moto
+    5.2.5 (``moto.logs.models`` calls ``EventMessageFilter(pattern).matches(message)`` in
+    ``LogStream.filter_log_events`` and for subscription filters)."""
+    moto_filter = getattr(logs_models.EventMessageFilter, "_localcloud_original",
+                          logs_models.EventMessageFilter)
+
+    class EventMessageFilter:
+        _localcloud_original = moto_filter
+
+        def __init__(self, pattern: str) -> None:
+            self.terms = parse_terms(pattern or "")
+            self.moto = moto_filter(pattern) if self.terms is None else None
+
+        def matches(self, message: str) -> bool:
+            if self.terms is not None:
+                return self.terms.matches(message)
+            return self.moto.matches(message)
+
+    logs_models.EventMessageFilter = EventMessageFilter  # type: ignore[misc,assignment]

@@ -255,20 +255,17 @@ class ChatClient:
         return TimeoutError(f"{self.name}: {what} within {timeout_s:.0f} s; received "
                             f"meanwhile: {got}{look}")
 
-    async def send_raw(self, frame: str, *, answered: bool = True,
-                       timeout_s: float = WELCOME_TIMEOUT_S) -> dict[str, Any] | None:
+    async def send_raw(self, frame: str,
+                       timeout_s: float = WELCOME_TIMEOUT_S) -> dict[str, Any]:
         """Send a frame exactly as given (to see how the chat handles bad input) and return
         the error frame that answers it.
 
         The chat answers every frame it refuses with an error frame to the sender, and API
         Gateway answers a frame it cannot route with its own. Waiting for that answer keeps
         what comes next (a close, the next frame) from overtaking it: a frame runs as its
-        own invocation, which may need a cold start first. ``answered=False`` sends without
-        waiting (a frame the chat accepts gets no error)."""
+        own invocation, which may need a cold start first."""
         seen = len(self.received)
         await self.ws.send(frame)
-        if not answered:
-            return None
         answer = await self.wait_for(lambda f: error_reason(f) is not None, after=seen,
                                      timeout_s=timeout_s)
         if answer is None:

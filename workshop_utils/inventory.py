@@ -40,6 +40,11 @@ def missing(exc: ClientError) -> bool:
     return exc.response.get("Error", {}).get("Code") in MISSING
 
 
+def paged_tags(pages: Any) -> dict[str, str]:
+    """The tags of every page of a ``[{"Key", "Value"}]`` listing (DynamoDB's, IAM's)."""
+    return {t["Key"]: t["Value"] for page in pages for t in page.get("Tags", [])}
+
+
 def table(target: Target, name: str) -> Found | None:
     ddb = target.client("dynamodb")
     try:
@@ -48,10 +53,8 @@ def table(target: Target, name: str) -> Found | None:
         if missing(exc):
             return None
         raise
-    tags: dict[str, str] = {}
-    for page in ddb.get_paginator("list_tags_of_resource").paginate(ResourceArn=arn):
-        tags.update({t["Key"]: t["Value"] for t in page.get("Tags", [])})
-    return Found("tables", name, arn, tags)
+    pages = ddb.get_paginator("list_tags_of_resource").paginate(ResourceArn=arn)
+    return Found("tables", name, arn, paged_tags(pages))
 
 
 def role(target: Target, name: str) -> Found | None:
@@ -62,10 +65,8 @@ def role(target: Target, name: str) -> Found | None:
         if missing(exc):
             return None
         raise
-    tags: dict[str, str] = {}
-    for page in iam.get_paginator("list_role_tags").paginate(RoleName=name):
-        tags.update({t["Key"]: t["Value"] for t in page.get("Tags", [])})
-    return Found("roles", name, arn, tags)
+    pages = iam.get_paginator("list_role_tags").paginate(RoleName=name)
+    return Found("roles", name, arn, paged_tags(pages))
 
 
 def function(target: Target, name: str) -> Found | None:
